@@ -1,0 +1,411 @@
+/* fc-snap - boot a function image once, wait for READY, snapshot it */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "initrd.h"
+#include "json.h"
+#include "manifest.h"
+#include "paths.h"
+#include "session.h"
+#include "sha256.h"
+#include "util.h"
+#include "vmm.h"
+
+static const char *prog = "fc-snap";
+
+struct opts {
+	const char *image, *output, *kernel, *agent, *vmm;
+	long boot_timeout;	/* seconds */
+	int vcpus;
+	int warmups;
+	int force, quiet, verbose;
+};
+
+/* The VM being snapshotted, for the signal handler to stop. */
+static volatile pid_t vmm_pid = -1;
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+	if (vmm_pid > 0)
+		kill(vmm_pid, SIGKILL);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fc-snap [-fqv] [-k dir] [-t seconds] [--vcpus n] [--warmups n]\n"
+		"               [--agent path] [--vmm name] -o snapshot image\n"
+		"Boot a function image, wait until its runtime is ready, snapshot it.\n\n"
+		"  -o, --output DIR        the snapshot directory to create\n"
+		"  -k, --kernel DIR        guest kernel (default: make guest's cache)\n"
+		"  -t, --boot-timeout SEC  give up if not ready in SEC seconds (120)\n"
+		"      --vcpus N           virtual CPUs (1)\n"
+		"      --agent PATH        the guest agent binary\n"
+		"      --vmm NAME          qemu (firecracker: not yet)\n"
+		"      --warmups N         warm-up invocations before the snapshot (3)\n"
+		"  -f, --force             replace an existing snapshot directory\n"
+		"  -q, --quiet             print errors only\n"
+		"  -v, --verbose           say what happens\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           print the version\n");
+}
+
+static int fail(const struct fc_err *e)
+{
+	fprintf(stderr, "%s: %s\n", prog, e->msg);
+	return e->code ? e->code : FC_EVMM;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "boot-timeout", required_argument, NULL, 't' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "vmm", required_argument, NULL, 'm' },
+		{ "warmups", required_argument, NULL, 'w' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	long n;
+	int c;
+
+	o->boot_timeout = 120;
+	o->vcpus = 1;
+	o->warmups = 3;
+	o->vmm = getenv("FC_VMM");
+	while ((c = getopt_long(argc, argv, "o:k:t:fqvhV", lo, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->output = optarg; break;
+		case 'k': o->kernel = optarg; break;
+		case 'a': o->agent = optarg; break;
+		case 'm': o->vmm = optarg; break;
+		case 'f': o->force = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("%s %s\n", prog, FC_VERSION); exit(0);
+		case 't':
+			if (parse_long(optarg, 1, 3600, &o->boot_timeout) < 0)
+				goto bad_value;
+			break;
+		case 'c':
+			if (parse_long(optarg, 1, 32, &n) < 0)
+				goto bad_value;
+			o->vcpus = (int)n;
+			break;
+		case 'w':
+			if (parse_long(optarg, 0, 100, &n) < 0)
+				goto bad_value;
+			o->warmups = (int)n;
+			break;
+		default:
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			return -1;
+		}
+	}
+	if (optind != argc - 1 || !o->output) {
+		fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", prog,
+			optind == argc ? "no image given" : !o->output ?
+			"no output given (-o DIR)" : "too many arguments", prog);
+		return -1;
+	}
+	o->image = argv[optind];
+	return 0;
+bad_value:
+	fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, argv[optind - 1],
+		optarg);
+	return -1;
+}
+
+/* Where the snapshot is assembled before it is renamed into place. */
+static char *temp_dir_for(const char *output, struct fc_err *e)
+{
+	char *t;
+
+	if (asprintf(&t, "%s.tmp-XXXXXX", output) < 0) {
+		fc_errf(e, FC_EVMM, "out of memory");
+		return NULL;
+	}
+	if (!mkdtemp(t) || chmod(t, 0755) < 0) {
+		fc_errnof(e, FC_EVMM, "%s", t);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static int check_kernel(const char *kdir, struct fc_err *e)
+{
+	char p[4096];
+
+	snprintf(p, sizeof(p), "%s/vmlinux", kdir);
+	if (access(p, R_OK) < 0)
+		return fc_errnof(e, FC_EVMM, "%s (prepare one with 'make guest' or "
+				 "pass --kernel)", p);
+	return 0;
+}
+
+static char *kernel_release(const char *kdir)
+{
+	char p[4096], *text = NULL;
+	size_t n;
+	struct fc_err ignore;
+
+	snprintf(p, sizeof(p), "%s/version", kdir);
+	if (read_file(p, 4096, &text, &n, &ignore) < 0)
+		return NULL;
+	text[strcspn(text, "\n")] = 0;
+	return text;
+}
+
+/* Stage the files the VM boots from in the snapshot directory. */
+static int stage(const struct opts *o, const struct manifest *img,
+		 const char *kdir, const char *tmp, struct fc_err *e)
+{
+	char src[4096], dst[4096];
+	char *agent = find_asset(o->agent, "FC_AGENT", "fc-agent",
+				 FC_LIBEXECDIR "/fc-agent", e);
+
+	if (!agent)
+		return -1;
+	snprintf(src, sizeof(src), "%s/%s", o->image, img->rootfs);
+	snprintf(dst, sizeof(dst), "%s/rootfs.ext4", tmp);
+	if (link_or_copy(src, dst, e) < 0)
+		goto fail;
+	snprintf(src, sizeof(src), "%s/vmlinux", kdir);
+	snprintf(dst, sizeof(dst), "%s/vmlinux", tmp);
+	if (link_or_copy(src, dst, e) < 0)
+		goto fail;
+	snprintf(dst, sizeof(dst), "%s/initrd", tmp);
+	if (initrd_write(dst, agent, kdir, e) < 0)
+		goto fail;
+	free(agent);
+	return 0;
+fail:
+	free(agent);
+	return -1;
+}
+
+static char *make_cmdline(void)
+{
+	long khz = host_tsc_khz();
+	char *c;
+
+	/* Without tsc_early_khz the emulated TSC often hangs the boot. */
+	if (asprintf(&c, "console=ttyS0 quiet panic=-1 mitigations=off "
+		     "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
+		     "tsc_early_khz=%ld", khz) < 0)
+		return NULL;
+	if (khz <= 0)
+		*strstr(c, " tsc_early_khz") = 0;
+	return c;
+}
+
+/* Boot, wait for READY, save the state; the VM is gone afterwards. */
+static int boot_and_save(const struct opts *o, struct vm *vm,
+			 struct vm_config *cfg, const char *tmp,
+			 struct buf *ready, struct fc_err *e)
+{
+	char state[4096];
+	int64_t t0 = now_ns();
+	int64_t deadline = t0 + o->boot_timeout * 1000000000LL;
+	struct session s;
+	int fd, rc;
+
+	if (vm->ops->start(vm, cfg, e) < 0)
+		return -1;
+	vmm_pid = vm->pid;
+	fd = vm->ops->connect(vm, deadline, e);
+	if (fd < 0)
+		return -1;
+	session_init(&s, fd, vm->pidfd);
+	rc = session_hello(&s, deadline, 2, ready, e);
+	if (rc < 0 && e->code == FC_ETIMEOUT)
+		fc_errf(e, FC_ETIMEOUT, "the function was not ready after %ld s",
+			o->boot_timeout);
+	if (rc == 0 && o->verbose)
+		fprintf(stderr, "%s: %s: ready after %.2f s\n", prog, o->image,
+			(now_ns() - t0) / 1e9);
+	/* First invocations after a restore cost 5-10x more without this. */
+	if (rc == 0)
+		rc = session_warmup(&s, o->warmups, deadline, e);
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	if (rc == 0)
+		rc = vm->ops->snapshot(vm, state, now_ns() + 60000000000LL, e);
+	session_close(&s);
+	if (rc < 0 && stop_signal)
+		fc_errf(e, FC_EVMM, "interrupted");
+	return rc;
+}
+
+/* Keep the console of a failed boot where the error message says. */
+static void keep_console(const char *tmp, const char *output, struct fc_err *e)
+{
+	char src[4096], dst[4096];
+	struct stat st;
+	size_t n = strlen(e->msg);
+
+	snprintf(src, sizeof(src), "%s/console.log", tmp);
+	snprintf(dst, sizeof(dst), "%s.console.log", output);
+	if (stat(src, &st) < 0 || rename(src, dst) < 0)
+		return;
+	snprintf(e->msg + n, sizeof(e->msg) - n, " (guest console: %s)", dst);
+}
+
+static int finish(const struct opts *o, struct manifest *m, const char *tmp,
+		  struct fc_err *e)
+{
+	char state[4096];
+	char sha[65];
+	struct stat st;
+
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	if (sha256_file(state, sha, e) < 0)
+		return -1;
+	m->state_sha256 = strdup(sha);
+	if (manifest_write(tmp, m, e) < 0)
+		return -1;
+	if (o->force && lstat(o->output, &st) == 0 && rmtree(o->output) < 0)
+		return fc_errnof(e, FC_EVMM, "%s", o->output);
+	if (rename(tmp, o->output) < 0)
+		return fc_errnof(e, FC_EVMM, "%s", o->output);
+	return 0;
+}
+
+static void fill_manifest(struct manifest *m, const struct opts *o,
+			  const struct vm *vm, const struct vm_config *cfg,
+			  const char *kdir)
+{
+	char ver[128] = "";
+	struct fc_err ignore;
+	time_t now = time(NULL);
+	char when[64];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	vm->ops->version(ver, sizeof(ver), &ignore);
+	m->kind = strdup("snapshot");
+	m->vmm = strdup(vm->ops->name);
+	m->vmm_version = strdup(ver);
+	m->machine = strdup("microvm");
+	m->vcpus = o->vcpus;
+	m->kernel = strdup("vmlinux");
+	m->kernel_release = kernel_release(kdir);
+	m->initrd = strdup("initrd");
+	m->cmdline = strdup(cfg->cmdline);
+	m->state = strdup("state");
+	m->memory_file = strdup("mem");
+	m->protocol = 1;
+	m->created = strdup(when);
+	free(m->rootfs);
+	m->rootfs = strdup("rootfs.ext4");
+}
+
+static int snap(const struct opts *o, struct fc_err *e)
+{
+	struct manifest m;
+	struct vm vm = { .pid = -1, .pidfd = -1, .qmp_fd = -1 };
+	struct vm_config cfg = { 0 };
+	struct buf ready = { 0 };
+	char *kdir = kernel_dir(o->kernel), *tmp = NULL;
+	char mem[4096], con[4096], kern[4096], initrd[4096], root[4096];
+	const struct vmm_ops *ops = vmm_find(o->vmm && *o->vmm ? o->vmm : "qemu");
+	struct stat st;
+	int rc = -1;
+
+	if (!ops)
+		return fc_errf(e, FC_EUSAGE, "%s: unknown VMM (qemu is available)", o->vmm);
+	if (manifest_read(o->image, "image", &m, e) < 0)
+		return -1;
+	if (!o->force && lstat(o->output, &st) == 0) {
+		fc_errf(e, FC_EUSAGE, "%s: already exists (use --force to replace it)",
+			o->output);
+		goto out;
+	}
+	if (!kdir || check_kernel(kdir, e) < 0 || !(tmp = temp_dir_for(o->output, e)))
+		goto out;
+	if (stage(o, &m, kdir, tmp, e) < 0 || vm_init(&vm, ops, prog, e) < 0)
+		goto out;
+
+	snprintf(mem, sizeof(mem), "%s/mem", tmp);
+	snprintf(con, sizeof(con), "%s/console.log", tmp);
+	snprintf(kern, sizeof(kern), "%s/vmlinux", tmp);
+	snprintf(initrd, sizeof(initrd), "%s/initrd", tmp);
+	snprintf(root, sizeof(root), "%s/rootfs.ext4", tmp);
+	cfg = (struct vm_config){ .kernel = kern, .initrd = initrd, .rootfs = root,
+		.mem_file = mem, .console = con, .cmdline = make_cmdline(),
+		.memory_mib = (int)(m.memory_mib ? m.memory_mib : 256),
+		.vcpus = o->vcpus };
+	m.memory_mib = cfg.memory_mib;
+	if (boot_and_save(o, &vm, &cfg, tmp, &ready, e) < 0) {
+		fc_errctx(e, "%s", o->image);
+		vm_destroy(&vm);
+		keep_console(tmp, o->output, e);
+		goto out;
+	}
+	vm_destroy(&vm);
+	fill_manifest(&m, o, &vm, &cfg, kdir);
+	rc = finish(o, &m, tmp, e);
+	if (rc == 0 && !o->quiet)
+		fprintf(stderr, "%s: %s: snapshot of %s (%s, %ld MiB)\n", prog,
+			o->output, m.function ? m.function : o->image, m.handler,
+			m.memory_mib);
+out:
+	vmm_pid = -1;
+	if (tmp && rc < 0)
+		rmtree(tmp);
+	free((char *)cfg.cmdline);
+	free(tmp);
+	free(kdir);
+	buf_free(&ready);
+	manifest_free(&m);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct fc_err e = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	if (parse_opts(argc, argv, &o) < 0)
+		return FC_EUSAGE;
+	signal(SIGPIPE, SIG_IGN);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	if (snap(&o, &e) < 0) {
+		int code = fail(&e);
+		return stop_signal ? 128 + stop_signal : code;
+	}
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* sha256.h - SHA-256 (FIPS 180-4), for manifest checksums */
+#ifndef FC_SHA256_H
+#define FC_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t n;
+	unsigned char blk[64];
+	size_t used;
+};
+
+void sha256_init(struct sha256 *s);
+void sha256_update(struct sha256 *s, const void *p, size_t n);
+void sha256_final(struct sha256 *s, unsigned char out[32]);
+
+struct fc_err;
+/* Hex digest of a file's contents into out[65]. */
+int sha256_file(const char *path, char out[65], struct fc_err *e);
+
+#endif

@@ -1,0 +1,120 @@
+/* vmm.c - what every driver shares: run directories, process watching */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "util.h"
+#include "vmm.h"
+
+const struct vmm_ops *vmm_find(const char *name)
+{
+	if (strcmp(name, "qemu") == 0)
+		return &vmm_qemu;
+	return NULL;
+}
+
+int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,
+	    struct fc_err *e)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->ops = ops;
+	vm->pid = -1;
+	vm->pidfd = -1;
+	vm->qmp_fd = -1;
+	/* Socket paths must fit in sun_path: keep the run directory short. */
+	if (!tmp || !*tmp || strlen(tmp) > 60)
+		tmp = "/tmp";
+	if (asprintf(&dir, "%s/%s.XXXXXX", tmp, prog) < 0)
+		return fc_errnof(e, FC_EVMM, "run directory");
+	if (!mkdtemp(dir)) {
+		fc_errnof(e, FC_EVMM, "%s", dir);
+		free(dir);
+		return -1;
+	}
+	vm->rundir = dir;
+	vm->qmp = path_join(dir, "qmp.sock");
+	vm->chan = path_join(dir, "agent.sock");
+	if (!vm->qmp || !vm->chan) {
+		vm_destroy(vm);
+		return fc_errf(e, FC_EVMM, "out of memory");
+	}
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->pid > 0) {
+		if (vm->ops && vm->ops->kill)
+			vm->ops->kill(vm);
+		else
+			kill(vm->pid, SIGKILL);
+		while (waitpid(vm->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		vm->pid = -1;
+	}
+	if (vm->qmp_fd >= 0)
+		close(vm->qmp_fd);
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->qmp_fd = vm->pidfd = -1;
+	if (vm->rundir)
+		rmtree(vm->rundir);
+	free(vm->rundir);
+	free(vm->qmp);
+	free(vm->chan);
+	vm->rundir = vm->qmp = vm->chan = NULL;
+}
+
+int vm_exited(struct vm *vm, struct fc_err *e)
+{
+	int st;
+	pid_t r;
+
+	if (vm->pid <= 0)
+		return 1;
+	r = waitpid(vm->pid, &st, WNOHANG);
+	if (r != vm->pid)
+		return 0;
+	vm->pid = -1;
+	if (WIFSIGNALED(st))
+		fc_errf(e, FC_EVMM, "%s was killed by signal %d", vm->ops->name,
+			WTERMSIG(st));
+	else
+		fc_errf(e, FC_EVMM, "%s exited with status %d", vm->ops->name,
+			WEXITSTATUS(st));
+	return 1;
+}
+
+long host_tsc_khz(void)
+{
+	const char *env = getenv("FC_TSC_KHZ");
+	char line[256];
+	double mhz = 0;
+	FILE *f;
+
+	if (env && *env)
+		return strtol(env, NULL, 10);
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+			break;
+	fclose(f);
+	return (long)(mhz * 1000 + 0.5);
+}
+
+/* pidfd_open(2): readable once the process exits. */
+int pid_watch(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}

@@ -1,0 +1,71 @@
+/* vmm.h - the interface every VMM driver implements, and the VM it returns */
+#ifndef FC_VMM_H
+#define FC_VMM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fc_err;
+
+/* What to start: a cold boot, or a restore when state is set. */
+struct vm_config {
+	const char *kernel;	/* ELF vmlinux */
+	const char *initrd;	/* agent + modules */
+	const char *cmdline;
+	const char *rootfs;	/* read-only root disk */
+	const char *mem_file;	/* guest RAM: shared on boot, private on restore */
+	const char *state;	/* restore from this device state, or NULL */
+	const char *console;	/* where the guest console goes */
+	int memory_mib;
+	int vcpus;
+};
+
+struct vmm_ops;
+
+/* A running VM and the private run directory holding its sockets. */
+struct vm {
+	const struct vmm_ops *ops;
+	pid_t pid;
+	int pidfd;		/* readable when the VMM process exits */
+	char *rundir;		/* removed by vm_destroy */
+	char *qmp;		/* control socket path */
+	int qmp_fd;		/* connected control socket, or -1 */
+	char *chan;		/* agent channel socket path */
+	int64_t started;	/* monotonic ns at spawn */
+};
+
+struct vmm_ops {
+	const char *name;
+	/* The VMM's version string, e.g. "7.2.22". */
+	int (*version)(char *out, size_t n, struct fc_err *e);
+	int (*start)(struct vm *vm, const struct vm_config *c, struct fc_err *e);
+	/* A connected byte stream to the agent, by deadline (monotonic ns). */
+	int (*connect)(struct vm *vm, int64_t deadline, struct fc_err *e);
+	/* Pause and save device state to path (RAM stays in mem_file). */
+	int (*snapshot)(struct vm *vm, const char *state, int64_t deadline,
+			struct fc_err *e);
+	/* Stop the VMM process now. */
+	void (*kill)(struct vm *vm);
+};
+
+extern const struct vmm_ops vmm_qemu;
+
+/* Look a driver up by name ("qemu"); NULL if unknown. */
+const struct vmm_ops *vmm_find(const char *name);
+
+/* Make a private run directory for a VM (short path: socket names). */
+int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,
+	    struct fc_err *e);
+/* Kill the VMM if running, reap it, remove the run directory. */
+void vm_destroy(struct vm *vm);
+
+/* Has the VMM process exited? Reaps it and fills e with how, if so. */
+int vm_exited(struct vm *vm, struct fc_err *e);
+
+/* An fd that becomes readable when pid exits (pidfd), or -1. */
+int pid_watch(pid_t pid);
+
+/* Host TSC frequency in kHz (for tsc_early_khz), 0 if unknown. */
+long host_tsc_khz(void);
+
+#endif
