@@ -51,6 +51,55 @@ build/tests/%: tests/unit/%.c build/libfc.a tests/unit/tap.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libfc.a $(PKG_LIBS)
 
-.PHONY: all clean
+# --- set-up: packages and the guest kernel -----------------------------
+
+deps:
+	@scripts/deps.sh
+
+# Debian's kernel, its ELF vmlinux and modules, cached outside the clone.
+guest: deps
+	@scripts/guest-kernel.sh >/dev/null
+
+# --- the main job on a sample function -----------------------------------
+
+DEMO = build/demo
+demo: deps guest all
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	cd examples/hello && zip -q -r ../../$(DEMO)/hello.zip .
+	build/fc-build $(DEMO)/hello.zip -o $(DEMO)/hello.img
+	build/fc-snap $(DEMO)/hello.img -o $(DEMO)/hello.snap
+	echo '{"name":"Ada"}' | build/fc-invoke $(DEMO)/hello.snap
+
+# --- tests ----------------------------------------------------------------
+
+check: deps guest all $(UNIT)
+	@for t in $(UNIT); do echo "# $$t"; $$t || exit 1; done
+	bats --print-output-on-failure tests/
+
+bench: deps guest all
+	bench/boot-vs-restore
+
+# --- install --------------------------------------------------------------
+
+MANPAGES = $(wildcard man/*.[1-8])
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)/runtime
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(AGENT) $(DESTDIR)$(LIBEXECDIR)/fc-agent
+	install -m 644 runtime/bootstrap.js $(DESTDIR)$(SHAREDIR)/runtime/
+	for m in $(MANPAGES); do s=$${m##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR)
+	for m in $(MANPAGES); do s=$${m##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m#man/}; done
+
+lint-man:
+	mandoc -Tlint -Wwarning $(MANPAGES)
+
+.PHONY: all clean deps guest demo check bench install uninstall lint-man
 clean:
 	rm -rf build
