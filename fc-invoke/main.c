@@ -161,23 +161,20 @@ static void restore_config(const char *dir, const struct manifest *m,
 			   const struct vm *vm, struct vm_config *c,
 			   char paths[6][4096])
 {
-	snprintf(paths[0], 4096, "%s/%s", dir, m->kernel);
-	snprintf(paths[1], 4096, "%s/%s", dir, m->initrd);
 	snprintf(paths[2], 4096, "%s/%s", dir, m->rootfs);
 	snprintf(paths[3], 4096, "%s/%s", dir, m->memory_file);
 	snprintf(paths[4], 4096, "%s/%s", dir, m->state);
 	snprintf(paths[5], 4096, "%s/console.log", vm->rundir);
-	*c = (struct vm_config){ .kernel = paths[0], .initrd = paths[1],
-		.rootfs = paths[2], .mem_file = paths[3], .state = paths[4],
-		.console = paths[5], .cmdline = m->cmdline,
+	*c = (struct vm_config){ .rootfs = paths[2], .mem_file = paths[3], .state = paths[4],
+		.console = paths[5],
 		.memory_mib = (int)m->memory_mib, .vcpus = (int)m->vcpus };
 }
 
 static int check_snapshot(const char *dir, const struct manifest *m,
 			  struct fc_err *e)
 {
-	if (!m->kernel || !m->initrd || !m->state || !m->memory_file ||
-	    !m->cmdline || !m->vmm || m->memory_mib <= 0 || m->vcpus <= 0)
+	if (!m->state || !m->memory_file || !m->vmm || m->memory_mib <= 0 ||
+	    m->vcpus <= 0)
 		return fc_errf(e, FC_EINPUT, "%s/manifest.json: incomplete snapshot manifest",
 			       dir);
 	if (m->protocol != 1)

@@ -96,6 +96,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
+	const char *name = NULL;
 	long n;
 	int c;
 
@@ -115,15 +116,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("%s %s\n", prog, FC_VERSION); exit(0);
 		case 't':
+			name = "--boot-timeout";
 			if (parse_long(optarg, 1, 3600, &o->boot_timeout) < 0)
 				goto bad_value;
 			break;
 		case 'c':
+			name = "--vcpus";
 			if (parse_long(optarg, 1, 32, &n) < 0)
 				goto bad_value;
 			o->vcpus = (int)n;
 			break;
 		case 'w':
+			name = "--warmups";
 			if (parse_long(optarg, 0, 100, &n) < 0)
 				goto bad_value;
 			o->warmups = (int)n;
@@ -142,8 +146,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->image = argv[optind];
 	return 0;
 bad_value:
-	fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, argv[optind - 1],
-		optarg);
+	fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, name, optarg);
 	return -1;
 }
 
@@ -202,10 +205,6 @@ static int stage(const struct opts *o, const struct manifest *img,
 	snprintf(dst, sizeof(dst), "%s/rootfs.ext4", tmp);
 	if (link_or_copy(src, dst, e) < 0)
 		goto fail;
-	snprintf(src, sizeof(src), "%s/vmlinux", kdir);
-	snprintf(dst, sizeof(dst), "%s/vmlinux", tmp);
-	if (link_or_copy(src, dst, e) < 0)
-		goto fail;
 	snprintf(dst, sizeof(dst), "%s/initrd", tmp);
 	if (initrd_write(dst, agent, kdir, e) < 0)
 		goto fail;
@@ -223,7 +222,7 @@ static char *make_cmdline(void)
 
 	/* Without tsc_early_khz the emulated TSC often hangs the boot. */
 	if (asprintf(&c, "console=ttyS0 quiet panic=-1 mitigations=off "
-		     "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd "
+		     "i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd tsc=reliable "
 		     "tsc_early_khz=%ld", khz) < 0)
 		return NULL;
 	if (khz <= 0)
@@ -318,7 +317,7 @@ static void fill_manifest(struct manifest *m, const struct opts *o,
 	m->vmm_version = strdup(ver);
 	m->machine = strdup("microvm");
 	m->vcpus = o->vcpus;
-	m->kernel = strdup("vmlinux");
+	m->kernel = strdup(cfg->kernel);
 	m->kernel_release = kernel_release(kdir);
 	m->initrd = strdup("initrd");
 	m->cmdline = strdup(cfg->cmdline);
@@ -358,7 +357,7 @@ static int snap(const struct opts *o, struct fc_err *e)
 
 	snprintf(mem, sizeof(mem), "%s/mem", tmp);
 	snprintf(con, sizeof(con), "%s/console.log", tmp);
-	snprintf(kern, sizeof(kern), "%s/vmlinux", tmp);
+	snprintf(kern, sizeof(kern), "%s/vmlinux", kdir);
 	snprintf(initrd, sizeof(initrd), "%s/initrd", tmp);
 	snprintf(root, sizeof(root), "%s/rootfs.ext4", tmp);
 	cfg = (struct vm_config){ .kernel = kern, .initrd = initrd, .rootfs = root,

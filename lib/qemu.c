@@ -99,12 +99,15 @@ static void machine_args(struct argv *a, const struct vm *vm,
 	arg(a, "-object");
 	arg(a, "memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=%s",
 	    c->memory_mib, c->mem_file, c->state ? "off" : "on");
-	arg(a, "-kernel");
-	arg(a, "%s", c->kernel);
-	arg(a, "-initrd");
-	arg(a, "%s", c->initrd);
-	arg(a, "-append");
-	arg(a, "%s", c->cmdline);
+	if (!c->state) {
+		/* A restore loads RAM from the file: no kernel to load. */
+		arg(a, "-kernel");
+		arg(a, "%s", c->kernel);
+		arg(a, "-initrd");
+		arg(a, "%s", c->initrd);
+		arg(a, "-append");
+		arg(a, "%s", c->cmdline);
+	}
 	arg(a, "-drive");
 	arg(a, "id=root,file=%s,format=raw,if=none,readonly=on", c->rootfs);
 	arg(a, "-device");

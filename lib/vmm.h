@@ -9,9 +9,9 @@ struct fc_err;
 
 /* What to start: a cold boot, or a restore when state is set. */
 struct vm_config {
-	const char *kernel;	/* ELF vmlinux */
-	const char *initrd;	/* agent + modules */
-	const char *cmdline;
+	const char *kernel;	/* ELF vmlinux (boot only) */
+	const char *initrd;	/* agent + modules (boot only) */
+	const char *cmdline;	/* (boot only) */
 	const char *rootfs;	/* read-only root disk */
 	const char *mem_file;	/* guest RAM: shared on boot, private on restore */
 	const char *state;	/* restore from this device state, or NULL */

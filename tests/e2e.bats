@@ -3,6 +3,8 @@
 # Boots twice per run (examples/hello and a test function); every test
 # after that restores the snapshots.
 
+bats_require_minimum_version 1.5.0
+
 setup_file() {
 	ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 	export PATH="$ROOT/build:$PATH"
