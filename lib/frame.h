@@ -21,8 +21,8 @@ void frame_hdr(unsigned char *out, char type, uint32_t len);
 /*
  * Incremental decoder: feed bytes as they arrive, take frames out.
  * Never blocks; suits poll() loops on both sides. Start from a
- * zero-initialised reader; after an error the stream is out of step and
- * the reader is only good for frame_reader_free().
+ * zero-initialised reader; after an error the stream is out of step: the
+ * reader keeps failing (EPROTO) until frame_reader_free() resets it.
  */
 struct frame_reader {
 	unsigned char hdr[FC_FRAME_HDR];

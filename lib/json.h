@@ -41,7 +41,7 @@ int json_parse(struct json_doc *d, const char *buf, size_t len,
 	       const char *what, struct fc_err *e);
 void json_free(struct json_doc *d);
 
-/* Index of the value for key in the object at token obj (first match), or -1. */
+/* Index of the value for key in the object at token obj, or -1; first match. */
 int json_get(const struct json_doc *d, int obj, const char *key);
 /* Index of the token after the subtree rooted at i (a key's: its value's). */
 int json_skip(const struct json_doc *d, int i);

@@ -12,12 +12,16 @@ struct sha256 {
 	size_t used;
 };
 
+/* init, update any number of times, final (which wipes s; init to reuse). */
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *p, size_t n);
 void sha256_final(struct sha256 *s, unsigned char out[32]);
 
 struct fc_err;
-/* Hex digest of a file's contents into out[65]. */
+/*
+ * Lower-case hex digest of a file's contents into out[65]; errors as
+ * util.h's io_code ("path: strerror").
+ */
 int sha256_file(const char *path, char out[65], struct fc_err *e);
 
 #endif
