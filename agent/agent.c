@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/random.h>
+#include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +25,9 @@
 #include "frame.h"
 
 #define PORT_NAME "fc.agent"
+#define VSOCK_PORT 1024		/* Firecracker's host connects here */
+#define VIRTIO_ID_CONSOLE 3
+#define VIRTIO_ID_VSOCK 19
 #define NEWROOT "/newroot"
 #define LOG_CHUNK 65536
 
@@ -42,9 +47,15 @@ struct runtime {
 	char *fatal;		/* F payload when it failed to start */
 };
 
-/* The host channel and the invocation in flight. */
+/*
+ * The host channel and the invocation in flight. Under QEMU the channel
+ * is a virtio-serial port, always open, whose host side comes and goes;
+ * under Firecracker it is a vsock connection accepted from vlisten.
+ */
 struct agent {
-	int port;
+	int port;		/* the channel in use, or -1 */
+	int serial;		/* the port is virtio-serial (else vsock) */
+	int vlisten;		/* vsock listener, or -1 */
 	int connected;
 	struct frame_reader rd;
 	int hello_pending;	/* host sent H before the runtime was ready */
@@ -217,12 +228,60 @@ static int find_port(char *dev, size_t n)
 	return found;
 }
 
+/* Is there a virtio device of this id (console, vsock)? */
+static int has_virtio(int id)
+{
+	const char *base = "/sys/bus/virtio/devices";
+	char path[512], val[32];
+	struct dirent *d;
+	DIR *dir = opendir(base);
+	int found = 0;
+
+	if (!dir)
+		return 0;
+	while (!found && (d = readdir(dir))) {
+		snprintf(path, sizeof(path), "%s/%s/device", base, d->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t r = fd < 0 ? -1 : read(fd, val, sizeof(val) - 1);
+		if (fd >= 0)
+			close(fd);
+		if (r > 0) {
+			val[r] = 0;
+			found = strtol(val, NULL, 16) == id;
+		}
+	}
+	closedir(dir);
+	return found;
+}
+
+/* Listen on the vsock port when the VM has a vsock device. */
+static int listen_vsock(void)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
+				  .svm_port = VSOCK_PORT, .svm_cid = VMADDR_CID_ANY };
+	int fd;
+
+	if (!has_virtio(VIRTIO_ID_VSOCK))
+		return -1;
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 4) < 0) {
+		say("vsock port %d: %s", VSOCK_PORT, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int open_port(void)
 {
 	char dev[300];
 	struct timespec ts = { 0, 10 * 1000000 };
 	int fd;
 
+	if (!has_virtio(VIRTIO_ID_CONSOLE))
+		return -1;
 	for (int i = 0; find_port(dev, sizeof(dev)) < 0; i++) {
 		if (i == 1000)
 			die("no virtio-serial port named %s", PORT_NAME);
@@ -359,6 +418,18 @@ static long vm_hwm_kb(pid_t pid)
 
 /* --- the host channel ---------------------------------------------------- */
 
+/* The host went away: forget any partial frame, wait for the next. */
+static void host_gone(struct agent *a)
+{
+	frame_reader_free(&a->rd);
+	memset(&a->rd, 0, sizeof(a->rd));
+	a->connected = 0;
+	if (!a->serial && a->port >= 0) {
+		close(a->port);
+		a->port = -1;
+	}
+}
+
 /* Send one frame to the host; dropped when no host is connected. */
 static void host_send(struct agent *a, char type, const void *p, size_t n)
 {
@@ -366,7 +437,7 @@ static void host_send(struct agent *a, char type, const void *p, size_t n)
 	const char *parts[2] = { (const char *)hdr, p };
 	size_t lens[2] = { sizeof(hdr), n };
 
-	if (n > FC_FRAME_MAX)
+	if (n > FC_FRAME_MAX || a->port < 0)
 		return;
 	frame_hdr(hdr, type, (uint32_t)n);
 	for (int i = 0; i < 2; i++) {
@@ -380,14 +451,15 @@ static void host_send(struct agent *a, char type, const void *p, size_t n)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0 && errno != EAGAIN) {
-				a->connected = 0;
+				host_gone(a);
 				return;
 			}
 			struct pollfd pfd = { a->port, POLLOUT, 0 };
 			if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 				return;
-			if ((pfd.revents & POLLHUP) && !(pfd.revents & POLLOUT)) {
-				a->connected = 0;
+			if ((pfd.revents & (POLLHUP | POLLERR)) &&
+			    !(pfd.revents & POLLOUT)) {
+				host_gone(a);
 				return;
 			}
 		}
@@ -651,6 +723,20 @@ static int pump(struct agent *a, int fd, struct frame_reader *r,
 	return 1;
 }
 
+/* A host connected over vsock: it replaces any previous connection. */
+static void accept_vsock(struct agent *a)
+{
+	int fd = accept4(a->vlisten, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (a->port >= 0 && !a->serial)
+		host_gone(a);
+	a->port = fd;
+	a->serial = 0;
+	a->connected = 1;
+}
+
 static void on_signal(struct agent *a)
 {
 	struct signalfd_siginfo si;
@@ -658,7 +744,7 @@ static void on_signal(struct agent *a)
 	while (read(a->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGCHLD)
 			reap(a);
-		else if (si.ssi_signo == SIGIO)
+		else if (si.ssi_signo == SIGIO && a->serial)
 			a->connected = 1;	/* poll will tell if not */
 	}
 }
@@ -680,7 +766,7 @@ static int poll_timeout(struct agent *a)
 {
 	int64_t left;
 
-	if (!a->connected)
+	if (!a->connected && a->serial)
 		return 1000;
 	if (!a->busy || !a->deadline)
 		return -1;
@@ -692,30 +778,28 @@ static void serve(struct agent *a)
 {
 	for (;;) {
 		int was_dead = a->rt.dead;
-		struct pollfd p[5] = {
+		struct pollfd p[6] = {
 			{ a->sigfd, POLLIN, 0 },
 			{ a->connected ? a->port : -1, POLLIN, 0 },
 			{ a->rt.from, POLLIN, 0 },
 			{ a->rt.out, POLLIN, 0 },
 			{ a->rt.err, POLLIN, 0 },
+			{ a->vlisten, POLLIN, 0 },
 		};
 
-		if (poll(p, 5, poll_timeout(a)) < 0 && errno != EINTR)
+		if (poll(p, 6, poll_timeout(a)) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		if (p[0].revents)
 			on_signal(a);
-		if (!a->connected)
-			a->connected = 1;	/* retry: poll reports HUP if not */
+		if (p[5].revents)
+			accept_vsock(a);
 		if (p[1].revents & POLLIN) {
-			if (pump(a, a->port, &a->rd, on_host_frame) <= 0) {
-				frame_reader_free(&a->rd);
-				memset(&a->rd, 0, sizeof(a->rd));
-				a->connected = 0;
-			}
+			if (pump(a, a->port, &a->rd, on_host_frame) <= 0)
+				host_gone(a);
 		} else if (p[1].revents & (POLLHUP | POLLERR)) {
-			frame_reader_free(&a->rd);
-			memset(&a->rd, 0, sizeof(a->rd));
-			a->connected = 0;
+			host_gone(a);
+		} else if (!a->connected && a->serial) {
+			a->connected = 1;	/* retry: poll reports HUP if not */
 		}
 		if (p[3].revents)
 			drain_logs(a, a->rt.out);
@@ -754,7 +838,7 @@ int main(int argc, char **argv)
 	};
 	const char *root = "/dev/vda";
 	int boot = getpid() == 1, c;
-	struct agent a = { .port = -1 };
+	struct agent a = { .port = -1, .vlisten = -1 };
 	sigset_t set;
 
 	while ((c = getopt_long(argc, argv, "r:nhV", opts, NULL)) != -1) {
@@ -785,7 +869,11 @@ int main(int argc, char **argv)
 	a.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	a.port = open_port();
-	a.connected = 1;
+	a.serial = a.port >= 0;
+	a.connected = a.serial;
+	a.vlisten = listen_vsock();
+	if (a.port < 0 && a.vlisten < 0)
+		die("no channel to the host: neither a virtio-serial port nor vsock");
 	runtime_start(&a.rt);
 	serve(&a);
 }
