@@ -146,8 +146,21 @@ static void print_report(const struct opts *o, const char *id,
 }
 
 /* Print the outcome; the exit code says which kind it was. */
-static int emit(const struct result *r)
+static int emit(struct result *r)
 {
+	if (r->len > FC_PAYLOAD_MAX) {
+		/* The runtime enforces this too; a VM is not to be trusted. */
+		char *b;
+		if (asprintf(&b, "{\"errorType\":\"Function.ResponseSizeTooLarge\","
+			     "\"errorMessage\":\"Response payload size (%zu bytes) exceeded "
+			     "maximum allowed payload size (%d bytes).\",\"trace\":[]}",
+			     r->len, FC_PAYLOAD_MAX) < 0)
+			return FC_EVMM;
+		free(r->body);
+		r->body = b;
+		r->len = strlen(b);
+		r->kind = RESULT_ERROR;
+	}
 	fwrite(r->body, 1, r->len, stdout);
 	fputc('\n', stdout);
 	if (fflush(stdout) == EOF && errno != EPIPE)
