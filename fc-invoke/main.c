@@ -28,13 +28,20 @@ struct opts {
 };
 
 static volatile pid_t vmm_pid = -1;
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, has_files;
 
+/*
+ * Before any VM or file exists there is nothing to undo: leave at once
+ * (a read from stdin would otherwise go on). After, stop the VM and let
+ * the normal error path clean up.
+ */
 static void on_stop(int sig)
 {
 	stop_signal = sig;
 	if (vmm_pid > 0)
 		kill(vmm_pid, SIGKILL);
+	else if (!has_files)
+		_exit(128 + sig);
 }
 
 static void usage(FILE *f)
@@ -220,12 +227,15 @@ static int invoke_snapshot(const struct opts *o, const char *ev, size_t n,
 			o->target, m.vmm);
 		goto out;
 	}
+	has_files = 1;
 	if (vm_init(&vm, ops, prog, e) < 0)
 		goto out;
 	restore_config(o->target, &m, &vm, &cfg, paths);
-	if (ops->start(&vm, &cfg, e) < 0)
+	if (stop_signal || ops->start(&vm, &cfg, e) < 0)
 		goto out;
 	vmm_pid = vm.pid;
+	if (stop_signal)
+		goto out;
 	deadline = now_ns() + 30000000000LL;
 	if ((fd = ops->connect(&vm, deadline, e)) < 0)
 		goto out;

@@ -33,6 +33,7 @@ struct opts {
 static volatile pid_t vmm_pid = -1;
 static volatile sig_atomic_t stop_signal;
 
+/* Stop the VM; the normal error path removes what was written. */
 static void on_stop(int sig)
 {
 	stop_signal = sig;
@@ -241,9 +242,11 @@ static int boot_and_save(const struct opts *o, struct vm *vm,
 	struct session s;
 	int fd, rc;
 
-	if (vm->ops->start(vm, cfg, e) < 0)
-		return -1;
+	if (stop_signal || vm->ops->start(vm, cfg, e) < 0)
+		return stop_signal ? fc_errf(e, FC_EVMM, "interrupted") : -1;
 	vmm_pid = vm->pid;
+	if (stop_signal)
+		return fc_errf(e, FC_EVMM, "interrupted");
 	fd = vm->ops->connect(vm, deadline, e);
 	if (fd < 0)
 		return -1;
