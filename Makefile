@@ -28,28 +28,39 @@ AGENT = build/fc-agent
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT = $(UNIT_SRC:tests/unit/%.c=build/tests/%)
 
+# V=1 shows the full compiler command lines.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
 all: $(BINS) $(AGENT)
 
 build/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/libfc.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/%: %/main.c build/libfc.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libfc.a $(PKG_LIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libfc.a $(PKG_LIBS)
 
 # The agent is PID 1 in the guest: static, no libarchive/libcurl.
 AGENT_LIB = lib/err.c lib/frame.c
 $(AGENT): agent/agent.c $(AGENT_LIB) lib/*.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -static -o $@ agent/agent.c $(AGENT_LIB)
+	@echo "  LINK  $@ (static)"
+	$(Q)$(CC) $(ALL_CFLAGS) -static -o $@ agent/agent.c $(AGENT_LIB)
 
 build/tests/%: tests/unit/%.c build/libfc.a tests/unit/tap.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libfc.a $(PKG_LIBS)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< build/libfc.a $(PKG_LIBS)
 
 # --- set-up: packages and the guest kernel -----------------------------
 
