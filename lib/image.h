@@ -17,7 +17,8 @@ struct buf;
 
 /* Node.js as found on the host; it goes to the same path in the image. */
 struct image_node {
-	char path[PATH_MAX];	/* absolute */
+	char path[PATH_MAX];	/* absolute, as found */
+	char real[PATH_MAX];	/* the file, when path is a symbolic link */
 	char version[64];	/* `node --version`, e.g. "v20.20.2" */
 	char **libs;		/* its shared-library closure, absolute */
 	size_t nlibs;
@@ -34,15 +35,16 @@ void image_node_free(struct image_node *n);
 /*
  * The file part of a handler "FILE.EXPORT" ("src/app" for
  * "src/app.handler") into file[size]: FILE is a relative path without
- * `.`/`..` components, EXPORT one or more dot-separated identifiers.
- * Returns -1 when the handler is malformed.
+ * empty or `.` components, EXPORT one or more dot-separated names, and
+ * `..` appears nowhere. Returns -1 when the handler is malformed.
  */
 int image_handler_file(const char *handler, char *file, size_t size);
 
 /*
- * Check that the package at taskfd holds the handler's FILE.js, .mjs or
- * .cjs; FC_EINPUT naming what was looked for (what names the zip), with a
- * hint when it sits one folder down.
+ * Check that the package at taskfd holds the handler's module where the
+ * runtime looks: FILE.js, .mjs, .cjs, FILE, or the package
+ * node_modules/FILE. Else FC_EINPUT naming what was looked for (what
+ * names the zip), with a hint when it sits one folder down.
  */
 int image_handler_check(int taskfd, const char *handler, const char *what,
 			struct fc_err *e);

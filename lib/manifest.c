@@ -26,6 +26,7 @@
 	{ "format", NULL, &(m)->format }, { "timeout", &(m)->timeout, NULL }, \
 	{ "memory_mib", &(m)->memory_mib, NULL }, \
 	{ "vcpus", &(m)->vcpus, NULL }, { "protocol", &(m)->protocol, NULL }, \
+	{ "rootfs_bytes", &(m)->rootfs_bytes, NULL }, \
 }
 
 struct sfield { const char *key; char **val; };

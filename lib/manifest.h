@@ -16,6 +16,7 @@ struct manifest {
 	long memory_mib;
 	char *env;		/* the env object, verbatim JSON */
 	char *rootfs;		/* file name inside the directory */
+	long rootfs_bytes;
 	char *rootfs_sha256;
 	/* snapshot only */
 	char *vmm, *vmm_version, *machine;

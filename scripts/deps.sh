@@ -27,6 +27,7 @@ need mandoc has mandoc
 need zip has zip
 need xz-utils has xz
 need python3 has python3
+need bc has bc
 need ca-certificates test -d /etc/ssl/certs
 
 [ -z "$missing" ] && exit 0
