@@ -132,8 +132,8 @@ static int send_invoke(int fd, const char *id, long timeout_ms, int warmup,
 
 	buf_puts(&head, "{\"id\":");
 	buf_json_str(&head, id, strlen(id));
-	buf_printf(&head, ",\"timeout_ms\":%ld,\"deadline_ns\":%lld,%s\"event\":",
-		   timeout_ms, (long long)(wall_ns() + timeout_ms * 1000000LL),
+	buf_printf(&head, ",\"timeout_ms\":%ld,\"deadline_ms\":%lld,%s\"event\":",
+		   timeout_ms, (long long)(wall_ns() / 1000000 + timeout_ms),
 		   warmup ? "\"warmup\":true," : "");
 	if (!head.p)
 		return fc_errf(e, FC_EVMM, "out of memory");

@@ -24,7 +24,7 @@
  *                                     ("arn:aws:lambda:REGION:000000000000:function:NAME")
  *   AWS_LAMBDA_LOG_LEVEL              TRACE..FATAL: console calls below it are dropped
  *   FC_TIMEOUT_MS                     deadline when an I frame has neither
- *                                     deadline_ns nor timeout_ms (default 3000)
+ *                                     deadline_ms nor timeout_ms (default 3000)
  *
  * Start-up: resolve _HANDLER the way Lambda does (an extension-less file,
  * then .js unless the nearest package.json says "type": "module", then .js
@@ -125,6 +125,49 @@ const EXIT_REJECTION = 128;
 const EXIT_PROTOCOL = 1;
 
 /* ---- synchronous output ---- */
+
+/*
+ * Integers beyond 2^53 in an event: JSON.parse alone would round them, and
+ * an echo handler would hand back different digits. With V8's
+ * json-parse-with-source the reviver sees each number's text; such an
+ * integer becomes a Number object (arithmetic still works, lossily, and
+ * typeof says "object") that remembers its digits, and the answer's
+ * JSON.stringify writes those digits back exactly. Without the flag (older
+ * Node) numbers are rounded as in Lambda.
+ */
+try {
+	require('v8').setFlagsFromString('--harmony-json-parse-with-source');
+} catch (e) { /* rounding as in Lambda */ }
+const bigDigits = new WeakMap();
+const BIG_TOKEN = `\uE000fc${crypto.randomBytes(6).toString('hex')}:`;
+
+function parsePayload(text) {
+	if (!/\d{16}/.test(text))
+		return JSON.parse(text);
+	return JSON.parse(text, (k, v, ctx) => {
+		if (typeof v !== 'number' || Number.isSafeInteger(v) || !ctx ||
+		    !/^-?\d+$/.test(ctx.source))
+			return v;
+		const n = new Number(v);
+		bigDigits.set(n, ctx.source);
+		return n;
+	});
+}
+
+function stringifyResult(result) {
+	const digits = [];
+	const text = JSON.stringify(result, function (k, v) {
+		if (v instanceof Number && bigDigits.has(v)) {
+			digits.push(bigDigits.get(v));
+			return BIG_TOKEN + (digits.length - 1) + '\uE000';
+		}
+		return v;
+	});
+	if (!digits.length || text === undefined)
+		return text;
+	const re = new RegExp(`"${BIG_TOKEN}(\\d+)\uE000"`, 'g');
+	return text.replace(re, (m, i) => digits[i]);
+}
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -636,7 +679,7 @@ function answerResult(inv, result) {
 		return;
 	let body;
 	try {
-		body = JSON.stringify(result === undefined ? null : result);
+		body = stringifyResult(result === undefined ? null : result);
 	} catch (e) {
 		const err = new JSONStringifyError('Unable to stringify response body');
 		err.cause = e;
@@ -695,6 +738,8 @@ function makeContext(inv) {
 }
 
 function deadlineOf(req) {
+	if (typeof req.deadline_ms === 'number')
+		return req.deadline_ms;
 	if (typeof req.deadline_ns === 'number')
 		return req.deadline_ns / 1e6;
 	const ms = typeof req.timeout_ms === 'number' ? req.timeout_ms : Number(process.env.FC_TIMEOUT_MS) || 3000;
@@ -704,7 +749,7 @@ function deadlineOf(req) {
 function invoke(payload) {
 	let req;
 	try {
-		req = JSON.parse(payload.toString('utf8'));
+		req = parsePayload(payload.toString('utf8'));
 		if (req === null || typeof req !== 'object' || typeof req.id !== 'string')
 			throw new Error('no "id" string');
 	} catch (e) {
