@@ -371,7 +371,8 @@ static int snap(const struct opts *o, struct fc_err *e)
 	if (boot_and_save(o, &vm, &cfg, tmp, &ready, e) < 0) {
 		fc_errctx(e, "%s", o->image);
 		vm_destroy(&vm);
-		keep_console(tmp, o->output, e);
+		if (e->code != FC_EFUNC)	/* the function's own error says it all */
+			keep_console(tmp, o->output, e);
 		goto out;
 	}
 	vm_destroy(&vm);

@@ -96,3 +96,15 @@ fake_image() {
 	[ -z "$(ls -A "$TMPDIR")" ]
 	! pgrep -f "qemu-system.*$BATS_TEST_TMPDIR" >/dev/null
 }
+
+@test "a module that does not export the handler fails with Runtime.HandlerNotFound" {
+	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
+	mkdir -p "$TMPDIR" fn
+	echo 'exports.other = async () => 1;' >fn/index.js
+	(cd fn && zip -q ../fn.zip index.js)
+	fc-build -q fn.zip -o fn.img
+	run -1 fc-snap fn.img -o fn.snap
+	[[ "$output" == *"fc-snap: fn.img: Runtime.HandlerNotFound: index.handler is undefined or not exported"* ]]
+	[ ! -e fn.snap ] && [ ! -e fn.snap.console.log ]
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
