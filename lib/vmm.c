@@ -1,14 +1,18 @@
 /* vmm.c - what every driver shares: run directories, process watching */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "firecracker.h"
 #include "util.h"
 #include "vmm.h"
 
@@ -16,7 +20,72 @@ const struct vmm_ops *vmm_find(const char *name)
 {
 	if (strcmp(name, "qemu") == 0)
 		return &vmm_qemu;
+	if (strcmp(name, "firecracker") == 0)
+		return &vmm_firecracker;
 	return NULL;
+}
+
+int kvm_usable(char *why, size_t n)
+{
+	const char *dev = getenv("FC_KVM");
+	char ignore[8];
+	int fd, vm, api;
+
+	if (!why)
+		why = ignore, n = sizeof(ignore);
+	if (!dev || !*dev)
+		dev = "/dev/kvm";
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, n, "%s: %s", dev, strerror(errno));
+		return 0;
+	}
+	api = ioctl(fd, KVM_GET_API_VERSION, 0);
+	vm = api == KVM_API_VERSION ? ioctl(fd, KVM_CREATE_VM, 0) : -1;
+	if (api != KVM_API_VERSION)
+		snprintf(why, n, "%s: KVM API version %d, not %d", dev, api,
+			 KVM_API_VERSION);
+	else if (vm < 0)
+		snprintf(why, n, "%s cannot create a VM: %s", dev,
+			 strerror(errno));
+	if (vm >= 0)
+		close(vm);
+	close(fd);
+	return vm >= 0;
+}
+
+const struct vmm_ops *vmm_choose(const char *name, char *why, size_t n,
+				 struct fc_err *e)
+{
+	const char *env = getenv("FC_VMM"), *from = "--vmm";
+	char bin[4096], kvm[256], ignore[8];
+	const struct vmm_ops *ops;
+
+	if (!why)
+		why = ignore, n = sizeof(ignore);
+	if ((!name || !*name) && env && *env)
+		name = env, from = "$FC_VMM";
+	if (name && *name) {
+		if (!(ops = vmm_find(name))) {
+			fc_errf(e, FC_EUSAGE, "%s: unknown VMM (firecracker or "
+				"qemu)", name);
+			return NULL;
+		}
+		snprintf(why, n, "%s, as %s says", name, from);
+		return ops;
+	}
+	if (firecracker_binary(bin, sizeof(bin), NULL) < 0) {
+		snprintf(why, n, "qemu: no firecracker binary on PATH or in "
+			 "$FC_FIRECRACKER");
+		return &vmm_qemu;
+	}
+	if (!kvm_usable(kvm, sizeof(kvm))) {
+		snprintf(why, n, "qemu: %s is there, but %s", bin, kvm);
+		return &vmm_qemu;
+	}
+	snprintf(why, n, "firecracker: %s is there and KVM can create VMs",
+		 bin);
+	return &vmm_firecracker;
 }
 
 int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,
@@ -66,6 +135,8 @@ void vm_destroy(struct vm *vm)
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	vm->qmp_fd = vm->pidfd = -1;
+	if (vm->ops && vm->ops->release)
+		vm->ops->release(vm);
 	if (vm->rundir)
 		rmtree(vm->rundir);
 	free(vm->rundir);

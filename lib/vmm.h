@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 struct fc_err;
+struct firecracker_jailer;
 
 /* What to start: a cold boot, or a restore when state is set. */
 struct vm_config {
@@ -18,6 +19,11 @@ struct vm_config {
 	const char *console;	/* where the guest console goes */
 	int memory_mib;
 	int vcpus;
+	/* Restore: the VMM release that made the state (the manifest's
+	 * vmm_version); a driver refuses another release's. NULL: unchecked. */
+	const char *vmm_version;
+	/* firecracker: run it under the jailer with these options, or NULL. */
+	const struct firecracker_jailer *jailer;
 };
 
 struct vmm_ops;
@@ -32,6 +38,7 @@ struct vm {
 	int qmp_fd;		/* connected control socket, or -1 */
 	char *chan;		/* agent channel socket path */
 	int64_t started;	/* monotonic ns at spawn */
+	void *drv;		/* the driver's own state, or NULL */
 };
 
 struct vmm_ops {
@@ -46,12 +53,31 @@ struct vmm_ops {
 			struct fc_err *e);
 	/* Stop the VMM process now. */
 	void (*kill)(struct vm *vm);
+	/* Optional: free drv and what lives outside the run directory (a
+	 * jail); vm_destroy calls it once the process is reaped. */
+	void (*release)(struct vm *vm);
 };
 
 extern const struct vmm_ops vmm_qemu;
+extern const struct vmm_ops vmm_firecracker;
 
-/* Look a driver up by name ("qemu"); NULL if unknown. */
+/* Look a driver up by name ("qemu", "firecracker"); NULL if unknown. */
 const struct vmm_ops *vmm_find(const char *name);
+
+/*
+ * The driver to use: name (--vmm) when set, else $FC_VMM, else firecracker
+ * where its binary is found and /dev/kvm can create a VM, else qemu.
+ * why[n] (may be NULL) gets which and why, for -v. NULL and FC_EUSAGE for
+ * an unknown name.
+ */
+const struct vmm_ops *vmm_choose(const char *name, char *why, size_t n,
+				 struct fc_err *e);
+
+/*
+ * Can this process create a KVM VM ($FC_KVM, default /dev/kvm)? 1 if so;
+ * 0 with the reason in why[n] (may be NULL) if not.
+ */
+int kvm_usable(char *why, size_t n);
 
 /* Make a private run directory for a VM (short path: socket names). */
 int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,

@@ -28,6 +28,7 @@ need zip has zip
 need xz-utils has xz
 need python3 has python3
 need bc has bc
+need python3-yaml python3 -c 'import yaml'
 need ca-certificates test -d /etc/ssl/certs
 
 [ -z "$missing" ] && exit 0
