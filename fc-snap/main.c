@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "firecracker.h"
 #include "initrd.h"
 #include "json.h"
 #include "manifest.h"
@@ -23,6 +24,7 @@ static const char *prog = "fc-snap";
 
 struct opts {
 	const char *image, *output, *kernel, *agent, *vmm;
+	const struct firecracker_jailer *jailer;	/* --jailer, or NULL */
 	long boot_timeout;	/* seconds */
 	int vcpus;
 	int warmups;
@@ -45,14 +47,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fc-snap [-fqv] [-k dir] [-t seconds] [--vcpus n] [--warmups n]\n"
-		"               [--agent path] [--vmm name] -o snapshot image\n"
+		"               [--agent path] [--vmm name] [--jailer spec]\n"
+		"               -o snapshot image\n"
 		"Boot a function image, wait until its runtime is ready, snapshot it.\n\n"
 		"  -o, --output DIR        the snapshot directory to create\n"
 		"  -k, --kernel DIR        guest kernel (default: make guest's cache)\n"
 		"  -t, --boot-timeout SEC  give up if not ready in SEC seconds (120)\n"
 		"      --vcpus N           virtual CPUs (1)\n"
 		"      --agent PATH        the guest agent binary\n"
-		"      --vmm NAME          qemu (firecracker: not yet)\n"
+		"      --vmm NAME          firecracker or qemu (default: firecracker\n"
+		"                          where it and KVM are usable, else qemu)\n"
+		"      --jailer SPEC       run firecracker jailed: uid=U,gid=G\n"
+		"                          [,chroot-base=DIR][,cgroup-version=N]\n"
 		"      --warmups N         warm-up invocations before the snapshot (3)\n"
 		"  -f, --force             replace an existing snapshot directory\n"
 		"  -q, --quiet             print errors only\n"
@@ -82,6 +88,7 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
+	static struct firecracker_jailer jail;
 	static const struct option lo[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "kernel", required_argument, NULL, 'k' },
@@ -89,6 +96,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "agent", required_argument, NULL, 'a' },
 		{ "vmm", required_argument, NULL, 'm' },
+		{ "jailer", required_argument, NULL, 'j' },
 		{ "warmups", required_argument, NULL, 'w' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -98,19 +106,26 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ 0 }
 	};
 	const char *name = NULL;
+	struct fc_err e;
 	long n;
 	int c;
 
 	o->boot_timeout = 120;
 	o->vcpus = 1;
 	o->warmups = 3;
-	o->vmm = getenv("FC_VMM");
 	while ((c = getopt_long(argc, argv, "o:k:t:fqvhV", lo, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->output = optarg; break;
 		case 'k': o->kernel = optarg; break;
 		case 'a': o->agent = optarg; break;
 		case 'm': o->vmm = optarg; break;
+		case 'j':
+			if (firecracker_jailer_parse(optarg, &jail, &e) < 0) {
+				fprintf(stderr, "%s: %s\n", prog, e.msg);
+				return -1;
+			}
+			o->jailer = &jail;
+			break;
 		case 'f': o->force = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose = 1; break;
@@ -318,6 +333,9 @@ static void fill_manifest(struct manifest *m, const struct opts *o,
 	m->kind = strdup("snapshot");
 	m->vmm = strdup(vm->ops->name);
 	m->vmm_version = strdup(ver);
+	if (vm->ops == &vmm_firecracker &&
+	    firecracker_snapshot_format(ver, sizeof(ver), &ignore) == 0)
+		m->snapshot_format = strdup(ver);
 	m->machine = strdup("microvm");
 	m->vcpus = o->vcpus;
 	m->kernel = strdup(cfg->kernel);
@@ -332,6 +350,22 @@ static void fill_manifest(struct manifest *m, const struct opts *o,
 	m->rootfs = strdup("rootfs.ext4");
 }
 
+/* --vmm, $FC_VMM or the automatic choice, said with -v. */
+static const struct vmm_ops *choose_vmm(const struct opts *o, struct fc_err *e)
+{
+	char why[512];
+	const struct vmm_ops *ops = vmm_choose(o->vmm, why, sizeof(why), e);
+
+	if (ops && o->verbose)
+		fprintf(stderr, "%s: using %s\n", prog, why);
+	if (ops && o->jailer && ops != &vmm_firecracker) {
+		fc_errf(e, FC_EUSAGE, "--jailer: only for firecracker, not %s",
+			ops->name);
+		return NULL;
+	}
+	return ops;
+}
+
 static int snap(const struct opts *o, struct fc_err *e)
 {
 	struct manifest m;
@@ -340,12 +374,12 @@ static int snap(const struct opts *o, struct fc_err *e)
 	struct buf ready = { 0 };
 	char *kdir = kernel_dir(o->kernel), *tmp = NULL;
 	char mem[4096], con[4096], kern[4096], initrd[4096], root[4096];
-	const struct vmm_ops *ops = vmm_find(o->vmm && *o->vmm ? o->vmm : "qemu");
+	const struct vmm_ops *ops = choose_vmm(o, e);
 	struct stat st;
 	int rc = -1;
 
 	if (!ops)
-		return fc_errf(e, FC_EUSAGE, "%s: unknown VMM (qemu is available)", o->vmm);
+		return -1;
 	if (manifest_read(o->image, "image", &m, e) < 0)
 		return -1;
 	if (!o->force && lstat(o->output, &st) == 0) {
@@ -365,9 +399,16 @@ static int snap(const struct opts *o, struct fc_err *e)
 	snprintf(root, sizeof(root), "%s/rootfs.ext4", tmp);
 	cfg = (struct vm_config){ .kernel = kern, .initrd = initrd, .rootfs = root,
 		.mem_file = mem, .console = con, .cmdline = make_cmdline(),
+		.jailer = o->jailer,
 		.memory_mib = (int)(m.memory_mib ? m.memory_mib : 256),
 		.vcpus = o->vcpus };
 	m.memory_mib = cfg.memory_mib;
+	if (ops == &vmm_firecracker && cfg.cmdline) {
+		/* What Firecracker is given, so that the manifest says it. */
+		char *args = firecracker_boot_args(cfg.cmdline);
+		free((char *)cfg.cmdline);
+		cfg.cmdline = args;
+	}
 	if (boot_and_save(o, &vm, &cfg, tmp, &ready, e) < 0) {
 		fc_errctx(e, "%s", o->image);
 		vm_destroy(&vm);

@@ -15,6 +15,7 @@
 	{ "runtime_version", &(m)->runtime_version }, \
 	{ "handler", &(m)->handler }, { "rootfs", &(m)->rootfs }, \
 	{ "vmm", &(m)->vmm }, { "vmm_version", &(m)->vmm_version }, \
+	{ "snapshot_format", &(m)->snapshot_format }, \
 	{ "machine", &(m)->machine }, { "kernel", &(m)->kernel }, \
 	{ "kernel_release", &(m)->kernel_release }, \
 	{ "initrd", &(m)->initrd }, { "cmdline", &(m)->cmdline }, \

@@ -20,6 +20,7 @@ struct manifest {
 	char *rootfs_sha256;
 	/* snapshot only */
 	char *vmm, *vmm_version, *machine;
+	char *snapshot_format;	/* firecracker: its --snapshot-version */
 	long vcpus;
 	char *kernel, *kernel_release, *initrd, *cmdline;
 	char *state, *memory_file;
