@@ -515,6 +515,8 @@ int main(int argc, char **argv)
 	char b[32], c[48];
 	int r;
 
+	if (std_fds_open() < 0)
+		return FC_EVMM;
 	if (!o.node || !*o.node)
 		o.node = "node";
 	parse_args(argc, argv, &o);

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "firecracker.h"
+#include "image.h"
 #include "initrd.h"
 #include "json.h"
 #include "manifest.h"
@@ -83,6 +84,32 @@ static int parse_long(const char *s, long lo, long hi, long *out)
 	if (errno || end == s || *end || v < lo || v > hi)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+/* The output is a directory to create: never ".", "..", "/" or "x/..". */
+static int check_output(struct opts *o)
+{
+	static char out[4096];
+	size_t n = strlen(o->output);
+	const char *base;
+
+	while (n > 1 && o->output[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(out) - 32) {
+		fprintf(stderr, "%s: -o '%s': not a directory to create\n", prog,
+			o->output);
+		return -1;
+	}
+	memcpy(out, o->output, n);
+	out[n] = 0;
+	base = strrchr(out, '/');
+	base = base ? base + 1 : out;
+	if (!strcmp(out, "/") || !strcmp(base, ".") || !strcmp(base, "..")) {
+		fprintf(stderr, "%s: -o %s: not a directory to create\n", prog, out);
+		return -1;
+	}
+	o->output = out;
 	return 0;
 }
 
@@ -160,10 +187,41 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	o->image = argv[optind];
-	return 0;
+	return check_output(o);
 bad_value:
 	fprintf(stderr, "%s: invalid value for %s: '%s'\n", prog, name, optarg);
 	return -1;
+}
+
+/* An image is data from anywhere: check what the manifest claims. */
+static int check_image(const char *dir, const struct manifest *m,
+		       struct fc_err *e)
+{
+	char path[4096], sha[65];
+	struct stat st;
+
+	if (strchr(m->rootfs, '/') || !strcmp(m->rootfs, "..") || !m->rootfs[0])
+		return fc_errf(e, FC_EINPUT, "%s/manifest.json: rootfs '%s' is not a "
+			       "file name", dir, m->rootfs);
+	if (m->memory_mib && (m->memory_mib < 128 || m->memory_mib > 10240))
+		return fc_errf(e, FC_EINPUT, "%s/manifest.json: memory_mib %ld is "
+			       "out of range (128 to 10240)", dir, m->memory_mib);
+	if (m->timeout && (m->timeout < 1 || m->timeout > 900))
+		return fc_errf(e, FC_EINPUT, "%s/manifest.json: timeout %ld is "
+			       "out of range (1 to 900)", dir, m->timeout);
+	snprintf(path, sizeof(path), "%s/%s", dir, m->rootfs);
+	if (stat(path, &st) < 0)
+		return fc_errnof(e, FC_EINPUT, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return fc_errf(e, FC_EINPUT, "%s: not a regular file", path);
+	if (!m->rootfs_sha256)
+		return 0;
+	if (sha256_file(path, sha, e) < 0)
+		return -1;
+	if (strcmp(sha, m->rootfs_sha256) != 0)
+		return fc_errf(e, FC_EINPUT, "%s: checksum does not match the "
+			       "manifest (the image is damaged)", path);
+	return 0;
 }
 
 /* Where the snapshot is assembled before it is renamed into place. */
@@ -304,7 +362,6 @@ static int finish(const struct opts *o, struct manifest *m, const char *tmp,
 {
 	char state[4096];
 	char sha[65];
-	struct stat st;
 
 	snprintf(state, sizeof(state), "%s/state", tmp);
 	if (sha256_file(state, sha, e) < 0)
@@ -312,11 +369,8 @@ static int finish(const struct opts *o, struct manifest *m, const char *tmp,
 	m->state_sha256 = strdup(sha);
 	if (manifest_write(tmp, m, e) < 0)
 		return -1;
-	if (o->force && lstat(o->output, &st) == 0 && rmtree(o->output) < 0)
-		return fc_errnof(e, FC_EVMM, "%s", o->output);
-	if (rename(tmp, o->output) < 0)
-		return fc_errnof(e, FC_EVMM, "%s", o->output);
-	return 0;
+	/* Replaces only an earlier snapshot or an empty directory. */
+	return image_commit(tmp, o->output, o->force, e);
 }
 
 static void fill_manifest(struct manifest *m, const struct opts *o,
@@ -375,18 +429,15 @@ static int snap(const struct opts *o, struct fc_err *e)
 	char *kdir = kernel_dir(o->kernel), *tmp = NULL;
 	char mem[4096], con[4096], kern[4096], initrd[4096], root[4096];
 	const struct vmm_ops *ops = choose_vmm(o, e);
-	struct stat st;
 	int rc = -1;
 
 	if (!ops)
 		return -1;
 	if (manifest_read(o->image, "image", &m, e) < 0)
 		return -1;
-	if (!o->force && lstat(o->output, &st) == 0) {
-		fc_errf(e, FC_EUSAGE, "%s: already exists (use --force to replace it)",
-			o->output);
+	if (check_image(o->image, &m, e) < 0 ||
+	    image_can_commit(o->output, o->force, e) < 0)
 		goto out;
-	}
 	if (!kdir || check_kernel(kdir, e) < 0 || !(tmp = temp_dir_for(o->output, e)))
 		goto out;
 	if (stage(o, &m, kdir, tmp, e) < 0 || vm_init(&vm, ops, prog, e) < 0)
@@ -441,6 +492,8 @@ int main(int argc, char **argv)
 	struct fc_err e = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop };
 
+	if (std_fds_open() < 0)
+		return FC_EVMM;
 	if (parse_opts(argc, argv, &o) < 0)
 		return FC_EUSAGE;
 	signal(SIGPIPE, SIG_IGN);

@@ -89,8 +89,9 @@ int manifest_read(const char *dir, const char *want_kind, struct manifest *m,
 		else if (!m->kind || !m->rootfs)
 			fc_errf(e, FC_EINPUT, "%s: not an fc-tools manifest", path);
 		else if (want_kind && strcmp(m->kind, want_kind) != 0)
-			fc_errf(e, FC_EINPUT, "%s: is an %s, not a %s", dir,
-				m->kind, want_kind);
+			fc_errf(e, FC_EINPUT, "%s: not %s %s (its manifest says %s)",
+				dir, strchr("aeiou", want_kind[0]) ? "an" : "a",
+				want_kind, m->kind);
 		else
 			rc = 0;
 	}

@@ -76,6 +76,25 @@ static void argv_free(struct argv *a)
 		free(a->v[i]);
 }
 
+/*
+ * A value inside QEMU's "key=value,..." options: a comma is written twice.
+ * The result lives until the next call with the same slot.
+ */
+static const char *optval(const char *s, int slot)
+{
+	static char bufs[4][8192];
+	char *o = bufs[slot];
+	size_t n = 0;
+
+	for (; *s && n < sizeof(bufs[0]) - 2; s++) {
+		if (*s == ',')
+			o[n++] = ',';
+		o[n++] = *s;
+	}
+	o[n] = 0;
+	return o;
+}
+
 /* The machine: identical for boot and restore but for share= and -incoming. */
 static void machine_args(struct argv *a, const struct vm *vm,
 			 const struct vm_config *c)
@@ -98,7 +117,7 @@ static void machine_args(struct argv *a, const struct vm *vm,
 	arg(a, "-no-reboot");
 	arg(a, "-object");
 	arg(a, "memory-backend-file,id=mem0,size=%dM,mem-path=%s,share=%s",
-	    c->memory_mib, c->mem_file, c->state ? "off" : "on");
+	    c->memory_mib, optval(c->mem_file, 0), c->state ? "off" : "on");
 	if (!c->state) {
 		/* A restore loads RAM from the file: no kernel to load. */
 		arg(a, "-kernel");
@@ -109,19 +128,24 @@ static void machine_args(struct argv *a, const struct vm *vm,
 		arg(a, "%s", c->cmdline);
 	}
 	arg(a, "-drive");
-	arg(a, "id=root,file=%s,format=raw,if=none,readonly=on", c->rootfs);
+	arg(a, "id=root,file=%s,format=raw,if=none,readonly=on",
+	    optval(c->rootfs, 0));
 	arg(a, "-device");
 	arg(a, "virtio-blk-device,drive=root");
 	arg(a, "-device");
 	arg(a, "virtio-serial-device");
 	arg(a, "-chardev");
-	arg(a, "socket,id=agent,path=%s,server=on,wait=off", vm->chan);
+	arg(a, "socket,id=agent,path=%s,server=on,wait=off", optval(vm->chan, 0));
 	arg(a, "-device");
 	arg(a, "virtserialport,chardev=agent,name=fc.agent");
-	arg(a, "-qmp");
-	arg(a, "unix:%s,server=on,wait=off", vm->qmp);
+	arg(a, "-chardev");
+	arg(a, "socket,id=qmp,path=%s,server=on,wait=off", optval(vm->qmp, 0));
+	arg(a, "-mon");
+	arg(a, "chardev=qmp,mode=control");
+	arg(a, "-chardev");
+	arg(a, "file,id=console,path=%s", optval(c->console, 0));
 	arg(a, "-serial");
-	arg(a, "file:%s", c->console);
+	arg(a, "chardev:console");
 	if (c->state) {
 		arg(a, "-incoming");
 		arg(a, "defer");

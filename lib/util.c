@@ -558,3 +558,22 @@ char *escape_name(const char *s, size_t n)
 	*o = '\0';
 	return out;
 }
+
+int std_fds_open(void)
+{
+	/* A program started with 0, 1 or 2 closed would hand those numbers
+	 * to the next files and sockets it opens, and then write logs into
+	 * them (a QMP socket, say). Hold them with /dev/null instead. */
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", O_RDWR);
+		if (n < 0)
+			return -1;
+		if (n != fd) {	/* cannot happen: lowest free is fd */
+			close(n);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -71,4 +71,10 @@ void uuid4(char out[37]);
  */
 char *escape_name(const char *s, size_t n);
 
+/*
+ * Make sure fds 0, 1 and 2 are open (on /dev/null if they were closed),
+ * so that no later file or socket gets one of those numbers. Call first.
+ */
+int std_fds_open(void);
+
 #endif

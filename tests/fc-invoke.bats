@@ -48,7 +48,7 @@ setup() {
 	mkdir img
 	echo '{"format":1,"kind":"image","rootfs":"r"}' >img/manifest.json
 	run -3 fc-invoke img <<<'{}'
-	[[ "$output" == "fc-invoke: img: "*"not a snapshot" ]]
+	[[ "$output" == "fc-invoke: img: not a snapshot (its manifest says image)" ]]
 }
 
 @test "invalid JSON events are refused with the byte offset" {

@@ -65,8 +65,7 @@ fake_image() {
 	[[ "$output" == "fc-snap: bad.img/manifest.json: invalid JSON"* ]]
 	echo '{"format":1,"kind":"snapshot","rootfs":"r"}' >bad.img/manifest.json
 	run -3 fc-snap bad.img -o out
-	[[ "$output" == "fc-snap: bad.img: is an snapshot, not a image" ]] ||
-	[[ "$output" == "fc-snap: bad.img: "*"not a"*"image"* ]]
+	[ "$output" = "fc-snap: bad.img: not an image (its manifest says snapshot)" ]
 }
 
 @test "an existing output is refused without --force" {
@@ -74,6 +73,39 @@ fake_image() {
 	mkdir out
 	run -2 fc-snap img -o out
 	[ "$output" = "fc-snap: out: already exists (use --force to replace it)" ]
+}
+
+@test "--force replaces only a snapshot or an empty directory" {
+	fake_image img
+	mkdir -p victim/sub && echo precious >victim/sub/data
+	run -2 fc-snap --force img -o victim
+	[ "$output" = "fc-snap: victim: not an image (no manifest.json); not replacing it" ] ||
+	[[ "$output" == "fc-snap: victim: not a"*"not replacing it" ]]
+	[ "$(cat victim/sub/data)" = precious ]
+	echo precious >file
+	run -2 fc-snap --force img -o file
+	[ "$(cat file)" = precious ]
+	for bad in . .. / ./ sub/.. ''; do
+		run -2 fc-snap --force img -o "$bad"
+		[[ "$output" == "fc-snap: -o "*"not a directory to create" ]] || { echo "$bad: $output"; return 1; }
+	done
+	[ "$(cat victim/sub/data)" = precious ]
+}
+
+@test "an image manifest that lies is bad input" {
+	fake_image img
+	sed -i 's/"memory_mib":128/"memory_mib":200000/' img/manifest.json
+	run -3 fc-snap img -o out
+	[ "$output" = "fc-snap: img/manifest.json: memory_mib 200000 is out of range (128 to 10240)" ]
+	fake_image img2
+	sed -i 's|"rootfs":"rootfs.ext4"|"rootfs":"../../etc/hostname"|' img2/manifest.json
+	run -3 fc-snap img2 -o out
+	[[ "$output" == "fc-snap: img2/manifest.json: rootfs '../../etc/hostname' is not a file name" ]]
+	fake_image img3
+	rm img3/rootfs.ext4 && mkfifo img3/rootfs.ext4
+	run -3 timeout 10 fc-snap img3 -o out
+	[ "$output" = "fc-snap: img3/rootfs.ext4: not a regular file" ]
+	[ ! -e out ]
 }
 
 @test "a missing kernel says how to get one" {
