@@ -22,7 +22,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=build/%.o)
-PROGS = fc-build fc-snap fc-invoke
+PROGS = fc-build fc-snap fc-restore fc-invoke fc-poold
 BINS = $(PROGS:%=build/%)
 AGENT = build/fc-agent
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -49,6 +49,14 @@ build/%: %/main.c build/libfc.a
 	@mkdir -p $(@D)
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libfc.a $(PKG_LIBS)
+
+# fc-poold is several files (fc-poold/poold.h joins them); a thread of
+# its own starts each VMM.
+build/fc-poold: fc-poold/*.c fc-poold/*.h build/libfc.a
+	@mkdir -p $(@D)
+	@echo "  LINK  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -pthread -o $@ fc-poold/*.c \
+		build/libfc.a $(PKG_LIBS)
 
 # The agent is PID 1 in the guest: static, no libarchive/libcurl.
 AGENT_LIB = lib/err.c lib/frame.c

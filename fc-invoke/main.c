@@ -10,21 +10,38 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "frame.h"
+#include "handle.h"
 #include "json.h"
-#include "manifest.h"
+#include "poolproto.h"
+#include "restore.h"
 #include "session.h"
+#include "sock.h"
 #include "util.h"
 #include "vmm.h"
 
 static const char *prog = "fc-invoke";
 
 /* How deeply an event may nest; V8's JSON.parse manages far more. */
-#define EVENT_DEPTH 10000
+#define EVENT_DEPTH POOL_EVENT_DEPTH
+
+/* How long a pool may take to greet us. */
+#define GREETING_NS 10000000000LL
+
+/* What the target names; fc-invoke tells them apart by looking. */
+enum target { SNAPSHOT, HANDLE, POOL };
 
 struct opts {
-	const char *target, *event_file, *request_id;
+	const char *target, *event_file, *request_id, *function;
 	long timeout;		/* seconds; 0: the function's own */
 	int quiet, verbose;
+};
+
+/* What the REPORT line says besides the result's own figures. */
+struct report {
+	const char *id;
+	long memory_mib;
+	double restore_ms;	/* < 0: no restore for this invocation */
 };
 
 static volatile pid_t vmm_pid = -1;
@@ -47,11 +64,14 @@ static void on_stop(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fc-invoke [-qv] [-t seconds] [-r id] target [event-file]\n"
+		"usage: fc-invoke [-qv] [-t seconds] [-r id] [-f function] target\n"
+		"                 [event-file]\n"
 		"Invoke a function with a JSON event (from event-file or stdin) and\n"
-		"print its response. target is a snapshot directory (fc-snap).\n\n"
+		"print its response. target is a snapshot directory (fc-snap), the\n"
+		"handle of a running VM (fc-restore) or a pool's socket (fc-poold).\n\n"
 		"  -t, --timeout SEC     override the function's time-out\n"
 		"  -r, --request-id ID   use ID as the request id\n"
+		"  -f, --function NAME   the pool's function to invoke\n"
 		"  -q, --quiet           no REPORT line\n"
 		"  -v, --verbose         say what happens\n"
 		"  -h, --help            this help\n"
@@ -61,19 +81,28 @@ static void usage(FILE *f)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ "request-id", required_argument, NULL, 'r' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
+		{ "function", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "request-id", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	char *end;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "t:r:qvhV", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:t:r:qvhV", lo, NULL)) != -1) {
 		switch (c) {
+		case 'f':
+			if (!poolproto_name_ok(optarg)) {
+				fprintf(stderr, "%s: invalid function name '%s'\n",
+					prog, optarg);
+				return -1;
+			}
+			o->function = optarg;
+			break;
 		case 't':
 			errno = 0;
 			o->timeout = strtol(optarg, &end, 10);
@@ -85,7 +114,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'r':
-			if (!*optarg || strlen(optarg) > 64 || strpbrk(optarg, "\"\\\n")) {
+			if (!poolproto_id_ok(optarg, strlen(optarg))) {
 				fprintf(stderr, "%s: invalid request id\n", prog);
 				return -1;
 			}
@@ -134,9 +163,8 @@ static int read_event(const struct opts *o, char **ev, size_t *n,
 	return json_validate(*ev, *n, EVENT_DEPTH, what, e);
 }
 
-static void print_report(const struct opts *o, const char *id,
-			 const struct manifest *m, const struct result *r,
-			 double restore_ms)
+static void print_report(const struct opts *o, const struct report *rep,
+			 const struct result *r)
 {
 	double ms = r->duration_ns / 1e6;
 	long billed = (long)ms + 1;
@@ -145,10 +173,10 @@ static void print_report(const struct opts *o, const char *id,
 		return;
 	fprintf(stderr, "REPORT RequestId: %s\tDuration: %.2f ms\t"
 		"Billed Duration: %ld ms\tMemory Size: %ld MB\t"
-		"Max Memory Used: %ld MB", id, ms, billed, m->memory_mib,
+		"Max Memory Used: %ld MB", rep->id, ms, billed, rep->memory_mib,
 		r->max_memory_kb >= 0 ? (r->max_memory_kb + 1023) / 1024 : 0);
-	if (restore_ms >= 0)
-		fprintf(stderr, "\tRestore Duration: %.2f ms", restore_ms);
+	if (rep->restore_ms >= 0)
+		fprintf(stderr, "\tRestore Duration: %.2f ms", rep->restore_ms);
 	fputc('\n', stderr);
 }
 
@@ -177,94 +205,238 @@ static int emit(struct result *r)
 	return result_is_timeout(r) ? FC_ETIMEOUT : FC_EFUNC;
 }
 
-static void restore_config(const char *dir, const struct manifest *m,
-			   const struct vm *vm, struct vm_config *c,
-			   char paths[6][4096])
+static void request_id(const struct opts *o, char id[POOL_NAME_MAX + 1])
 {
-	snprintf(paths[2], 4096, "%s/%s", dir, m->rootfs);
-	snprintf(paths[3], 4096, "%s/%s", dir, m->memory_file);
-	snprintf(paths[4], 4096, "%s/%s", dir, m->state);
-	snprintf(paths[5], 4096, "%s/console.log", vm->rundir);
-	*c = (struct vm_config){ .rootfs = paths[2], .mem_file = paths[3], .state = paths[4],
-		.console = paths[5],
-		.memory_mib = (int)m->memory_mib, .vcpus = (int)m->vcpus };
+	if (o->request_id)
+		snprintf(id, POOL_NAME_MAX + 1, "%s", o->request_id);
+	else
+		uuid4(id);
 }
 
-static int check_snapshot(const char *dir, const struct manifest *m,
-			  struct fc_err *e)
+/* Invoke on a greeted session, print the outcome and the REPORT line. */
+static int invoke_on(const struct opts *o, struct session *s, long timeout,
+		     const char *ev, size_t n, struct report *rep,
+		     struct fc_err *e)
 {
-	if (!m->state || !m->memory_file || !m->vmm || m->memory_mib <= 0 ||
-	    m->vcpus <= 0)
-		return fc_errf(e, FC_EINPUT, "%s/manifest.json: incomplete snapshot manifest",
-			       dir);
-	if (m->protocol != 1)
-		return fc_errf(e, FC_EINPUT, "%s: agent protocol %ld, this fc-invoke speaks 1",
-			       dir, m->protocol);
-	return 0;
+	struct result r = { 0 };
+	char id[POOL_NAME_MAX + 1];
+	int rc;
+
+	request_id(o, id);
+	rep->id = id;
+	/* The agent enforces the time-out; this deadline is a backstop. */
+	int64_t deadline = now_ns() + (timeout + 10) * 1000000000LL;
+	if (session_invoke(s, id, timeout * 1000, ev, n, deadline, 2, &r, e) < 0)
+		return -1;
+	rc = emit(&r);
+	print_report(o, rep, &r);
+	result_free(&r);
+	return rc;
 }
 
 /* Restore a VM from the snapshot, invoke once, tear it down. */
 static int invoke_snapshot(const struct opts *o, const char *ev, size_t n,
 			   struct fc_err *e)
 {
-	struct manifest m;
+	struct snapshot snap;
 	struct vm vm = { .pid = -1, .pidfd = -1, .qmp_fd = -1 };
-	struct vm_config cfg;
 	struct session s = { .fd = -1 };
-	struct result r = { 0 };
-	char paths[6][4096], id[37];
-	const struct vmm_ops *ops;
-	int64_t t0 = now_ns(), deadline;
-	long timeout;
-	int rc = -1, fd;
+	struct report rep;
+	int64_t t0 = now_ns();
+	int rc = -1;
 
-	if (manifest_read(o->target, "snapshot", &m, e) < 0)
+	if (restore_open(&snap, o->target, e) < 0)
 		return -1;
-	if (check_snapshot(o->target, &m, e) < 0)
-		goto out;
-	if (!(ops = vmm_find(m.vmm))) {
-		fc_errf(e, FC_EINPUT, "%s: made by %s, which this build cannot restore",
-			o->target, m.vmm);
-		goto out;
-	}
-	has_files = 1;
-	if (vm_init(&vm, ops, prog, e) < 0)
-		goto out;
-	restore_config(o->target, &m, &vm, &cfg, paths);
-	if (stop_signal || ops->start(&vm, &cfg, e) < 0)
+	has_files = 1;	/* from here a signal must let the cleanup run */
+	if (restore_start(&snap, &vm, prog, e) < 0)
 		goto out;
 	vmm_pid = vm.pid;
-	if (stop_signal)
+	if (stop_signal ||
+	    restore_ready(&vm, &s, now_ns() + 30000000000LL, 2, e) < 0)
 		goto out;
-	deadline = now_ns() + 30000000000LL;
-	if ((fd = ops->connect(&vm, deadline, e)) < 0)
-		goto out;
-	session_init(&s, fd, vm.pidfd);
-	if (session_hello(&s, deadline, 2, NULL, e) < 0)
-		goto out;
-	double restore_ms = (now_ns() - t0) / 1e6;
+	rep.restore_ms = (now_ns() - t0) / 1e6;
+	rep.memory_mib = snap.m.memory_mib;
 	if (o->verbose)
-		fprintf(stderr, "%s: restored %s in %.0f ms\n", prog, o->target, restore_ms);
-
-	timeout = o->timeout ? o->timeout : (m.timeout > 0 ? m.timeout : 3);
-	if (o->request_id)
-		snprintf(id, sizeof(id), "%s", o->request_id);
-	else
-		uuid4(id);
-	/* The agent enforces the time-out; this deadline is a backstop. */
-	deadline = now_ns() + (timeout + 10) * 1000000000LL;
-	if (session_invoke(&s, id, timeout * 1000, ev, n, deadline, 2, &r, e) < 0)
-		goto out;
-	rc = emit(&r);
-	print_report(o, id, &m, &r, restore_ms);
+		fprintf(stderr, "%s: restored %s in %.0f ms\n", prog, o->target,
+			rep.restore_ms);
+	rc = invoke_on(o, &s, o->timeout ? o->timeout :
+		       snap.m.timeout > 0 ? snap.m.timeout : 3, ev, n, &rep, e);
 out:
 	if (rc < 0 && stop_signal)
 		fc_errf(e, FC_EVMM, "interrupted");
 	vmm_pid = -1;
 	session_close(&s);
 	vm_destroy(&vm);
+	restore_close(&snap);
+	return rc;
+}
+
+/* Invoke on a running VM by its handle; the VM runs on afterwards. */
+static int invoke_handle(const struct opts *o, const struct handle *h,
+			 const char *ev, size_t n, struct fc_err *e)
+{
+	struct vm vm;
+	struct session s = { .fd = -1 };
+	struct report rep = { .memory_mib = h->memory_mib, .restore_ms = -1 };
+	long timeout = o->timeout ? o->timeout : h->timeout > 0 ? h->timeout : 3;
+	/* Another client may hold the channel: wait for its invocation too. */
+	int64_t deadline = now_ns() + (timeout + 30) * 1000000000LL;
+	int rc = -1, fd;
+
+	if (handle_attach(h, &vm, e) < 0)
+		return -1;
+	if ((fd = vm.ops->connect(&vm, deadline, e)) < 0)
+		goto out;
+	session_init(&s, fd, vm.pidfd);
+	if (restore_greet(&s, deadline, 2, e) < 0)
+		goto out;
+	if (o->verbose)
+		fprintf(stderr, "%s: connected to the VM (pid %d)\n", prog, (int)h->pid);
+	rc = invoke_on(o, &s, timeout, ev, n, &rep, e);
+out:
+	/* The channel closes as the VMM dies: say which it was. */
+	if (rc < 0 && e->code == FC_EVMM && vm.pidfd >= 0 &&
+	    wait_readable(vm.pidfd, -1, now_ns() + 200000000LL) == 1)
+		fc_errf(e, FC_EVMM, "the VM (pid %d) exited", (int)h->pid);
+	else if (rc < 0 && e->code == FC_EVMM)
+		fc_errctx(e, "the VM (pid %d)", (int)h->pid);
+	session_close(&s);
+	handle_detach(&vm);
+	return rc;
+}
+
+/* The figures of a pool's P frame. */
+static void pool_report(const struct frame *f, struct result *r,
+			struct report *rep)
+{
+	struct json_doc d;
+	struct fc_err ignore;
+	long long v;
+
+	if (json_parse(&d, f->data, f->len, "report", &ignore) < 0)
+		return;
+	int i = json_get(&d, 0, "duration_ns");
+	if (i >= 0 && json_int(&d, i, &v) == 0)
+		r->duration_ns = v;
+	if ((i = json_get(&d, 0, "max_memory_kb")) >= 0 && json_int(&d, i, &v) == 0)
+		r->max_memory_kb = (long)v;
+	if ((i = json_get(&d, 0, "memory_mib")) >= 0 && json_int(&d, i, &v) == 0)
+		rep->memory_mib = (long)v;
+	if ((i = json_get(&d, 0, "restore_ns")) >= 0 && json_int(&d, i, &v) == 0)
+		rep->restore_ms = v / 1e6;
+	json_free(&d);
+}
+
+/* Read the pool's answer: logs, a result and a report, or an X error. */
+static int pool_answer(int fd, struct result *r, struct report *rep,
+		       struct fc_err *e)
+{
+	struct frame f;
+	int got;
+
+	while ((got = frame_read(fd, &f)) == 1) {
+		char type = f.type;
+		if (type == 'L') {
+			write_all(2, f.data, f.len);
+		} else if (type == 'O' || type == 'E' || type == 'F') {
+			free(r->body);
+			r->kind = type;
+			r->body = f.data;
+			r->len = f.len;
+			f.data = NULL;
+		} else if (type == 'P') {
+			pool_report(&f, r, rep);
+		} else if (type == 'X') {
+			poolproto_read_error(f.data, f.len, e);
+		}
+		frame_free(&f);
+		if (type == 'X')
+			return -1;
+		if (type == 'P')
+			return r->body ? 0 : fc_errf(e, FC_EVMM, "report without a result");
+	}
+	if (got == 0)
+		return fc_errf(e, FC_EVMM, "the pool closed the connection");
+	return fc_errnof(e, FC_EVMM, "pool connection");
+}
+
+/* Send the event to a pool and wait for its answer. */
+static int invoke_pool(const struct opts *o, const char *ev, size_t n,
+		       struct fc_err *e)
+{
+	struct buf req = { 0 };
+	struct result r = { .max_memory_kb = -1 };
+	struct report rep = { .restore_ms = -1 };
+	char id[POOL_NAME_MAX + 1];
+	int fd, rc = -1;
+
+	fd = poolproto_connect(o->target, now_ns() + GREETING_NS, NULL, e);
+	if (fd < 0)
+		return -1;
+	request_id(o, id);
+	rep.id = id;
+	if (poolproto_request(&req, o->function, id, o->timeout * 1000, ev, n) < 0) {
+		fc_errf(e, FC_EVMM, "out of memory");
+	} else if (frame_write(fd, 'I', req.p, req.len) < 0) {
+		fc_errnof(e, FC_EVMM, "%s", o->target);
+	} else if (pool_answer(fd, &r, &rep, e) == 0) {
+		rc = emit(&r);
+		print_report(o, &rep, &r);
+	}
+	close(fd);
+	buf_free(&req);
 	result_free(&r);
-	manifest_free(&m);
+	return rc;
+}
+
+/* What kind of target this is; a handle is loaded into h. */
+static int classify(const struct opts *o, struct handle *h, struct fc_err *e)
+{
+	struct stat st;
+
+	if (handle_like(o->target))
+		return handle_load(h, o->target, e) < 0 ? -1 : HANDLE;
+	if (stat(o->target, &st) < 0)
+		return fc_errnof(e, FC_EINPUT, "%s", o->target);
+	if (S_ISDIR(st.st_mode))
+		return SNAPSHOT;
+	if (S_ISSOCK(st.st_mode))
+		return POOL;
+	return fc_errf(e, FC_EINPUT, "%s: not a snapshot directory, a VM handle "
+		       "or a pool socket", o->target);
+}
+
+static int run(const struct opts *o, struct fc_err *e)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	struct handle h = { 0 };
+	char *ev = NULL;
+	size_t n = 0;
+	int kind, rc = -1;
+
+	if ((kind = classify(o, &h, e)) < 0)
+		return -1;
+	if (o->function && kind != POOL) {
+		fc_errf(e, FC_EUSAGE, "--function needs a pool socket as target");
+	} else if (read_event(o, &ev, &n, e) == 0) {
+		switch (kind) {
+		case SNAPSHOT:
+			/* The VM is ours: stop it on the way out. */
+			sigaction(SIGINT, &sa, NULL);
+			sigaction(SIGTERM, &sa, NULL);
+			sigaction(SIGHUP, &sa, NULL);
+			rc = invoke_snapshot(o, ev, n, e);
+			break;
+		case HANDLE:
+			rc = invoke_handle(o, &h, ev, n, e);
+			break;
+		case POOL:
+			rc = invoke_pool(o, ev, n, e);
+			break;
+		}
+	}
+	free(ev);
+	handle_free(&h);
 	return rc;
 }
 
@@ -272,32 +444,15 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct fc_err e = { 0 };
-	struct sigaction sa = { .sa_handler = on_stop };
-	struct stat st;
-	char *ev = NULL;
-	size_t n = 0;
 	int rc;
+
+	if (std_fds_open() < 0)
+		return FC_EVMM;
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return FC_EUSAGE;
 	signal(SIGPIPE, SIG_IGN);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-
-	if (stat(o.target, &st) < 0) {
-		fc_errnof(&e, FC_EINPUT, "%s", o.target);
-		rc = -1;
-	} else if (!S_ISDIR(st.st_mode)) {
-		fc_errf(&e, FC_EINPUT, "%s: not a snapshot directory "
-			"(handles and pools: not yet)", o.target);
-		rc = -1;
-	} else {
-		rc = read_event(&o, &ev, &n, &e);
-		if (rc == 0)
-			rc = invoke_snapshot(&o, ev, n, &e);
-	}
-	free(ev);
+	rc = run(&o, &e);
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
 		return stop_signal ? 128 + stop_signal : e.code ? e.code : FC_EVMM;

@@ -101,3 +101,22 @@ assert_clean() {
 	host=$(date +%s%3N)
 	[ $((host - guest)) -lt 5000 ] && [ $((guest - host)) -lt 1000 ]
 }
+
+@test "a damaged snapshot is bad input naming the file, never a hang" {
+	d="$W/damaged.snap"
+	rm -rf "$d" && cp -r --sparse=always "$W/hello.snap" "$d"
+	printf 'x' | dd of="$d/state" bs=1 seek=100 conv=notrunc status=none
+	run -3 fc-invoke "$d" <<<'{}'
+	[ "$output" = "fc-invoke: $d/state: checksum does not match the manifest (the snapshot is damaged)" ]
+	cp "$W/hello.snap/state" "$d/state"
+	truncate -s 1M "$d/mem"
+	run -3 fc-invoke "$d" <<<'{}'
+	[ "$output" = "fc-invoke: $d/mem: not 256 MiB of guest memory (the snapshot is damaged)" ]
+	[ "$(stat -c %s "$d/mem")" = 1048576 ]
+	rm -rf "$d" && cp -r --sparse=always "$W/hello.snap" "$d"
+	sed -i 's|"state": "state"|"state": "../../etc/hostname"|' "$d/manifest.json"
+	run -3 fc-invoke "$d" <<<'{}'
+	[[ "$output" == *"file names must be plain names inside the snapshot" ]]
+	rm -rf "$d"
+	assert_clean
+}
