@@ -1,4 +1,5 @@
 /* agent.c - PID 1 of a function's microVM: boots the guest, serves invocations */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,10 +58,11 @@ struct agent {
 	int serial;		/* the port is virtio-serial (else vsock) */
 	int vlisten;		/* vsock listener, or -1 */
 	int connected;
+	int dropping;		/* a send found no host: drop until it speaks */
 	struct frame_reader rd;
 	int hello_pending;	/* host sent H before the runtime was ready */
 	int busy;		/* an invocation is in flight */
-	char reqid[64];
+	char reqid[72];
 	int64_t started, deadline;	/* monotonic ns; deadline 0 = none */
 	long timeout_ms;
 	int sigfd;
@@ -437,7 +439,9 @@ static void host_send(struct agent *a, char type, const void *p, size_t n)
 	const char *parts[2] = { (const char *)hdr, p };
 	size_t lens[2] = { sizeof(hdr), n };
 
-	if (n > FC_FRAME_MAX || a->port < 0)
+	int waits = 0;
+
+	if (n > FC_FRAME_MAX || a->port < 0 || a->dropping)
 		return;
 	frame_hdr(hdr, type, (uint32_t)n);
 	for (int i = 0; i < 2; i++) {
@@ -459,6 +463,17 @@ static void host_send(struct agent *a, char type, const void *p, size_t n)
 				return;
 			if ((pfd.revents & (POLLHUP | POLLERR)) &&
 			    !(pfd.revents & POLLOUT)) {
+				/*
+				 * A host that has just connected and written may
+				 * not be "open" to the guest yet: give the port a
+				 * second before deciding nobody listens.
+				 */
+				struct timespec nap = { 0, 5 * 1000000 };
+				if (a->serial && ++waits < 200) {
+					nanosleep(&nap, NULL);
+					continue;
+				}
+				a->dropping = 1;
 				host_gone(a);
 				return;
 			}
@@ -627,8 +642,12 @@ static void on_invoke(struct agent *a, const struct frame *f)
 
 	a->busy = 1;
 	a->started = mono_ns();
-	snprintf(a->reqid, sizeof(a->reqid), "%.36s", id ? id + 6 : "");
-	a->reqid[strcspn(a->reqid, "\"")] = 0;
+	/* Only the characters that need no escaping in JSON messages. */
+	size_t k = 0;
+	for (const char *c = id ? id + 6 : ""; k < sizeof(a->reqid) - 1 &&
+	     *c && (isalnum((unsigned char)*c) || strchr("._:-", *c)); c++)
+		a->reqid[k++] = *c;
+	a->reqid[k] = 0;
 	a->timeout_ms = to ? strtol(to + 13, NULL, 10) : 0;
 	a->deadline = a->timeout_ms > 0 ? a->started + a->timeout_ms * 1000000LL : 0;
 
@@ -651,6 +670,7 @@ static void on_invoke(struct agent *a, const struct frame *f)
 
 static void on_host_frame(struct agent *a, struct frame *f)
 {
+	a->dropping = 0;	/* a host is there: it wrote */
 	if (f->type == 'H')
 		on_hello(a, f);
 	else if (f->type == 'I' && !a->busy)
@@ -735,6 +755,7 @@ static void accept_vsock(struct agent *a)
 	a->port = fd;
 	a->serial = 0;
 	a->connected = 1;
+	a->dropping = 0;
 }
 
 static void on_signal(struct agent *a)

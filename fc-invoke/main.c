@@ -115,7 +115,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'r':
 			if (!poolproto_id_ok(optarg, strlen(optarg))) {
-				fprintf(stderr, "%s: invalid request id\n", prog);
+				fprintf(stderr, "%s: invalid request id '%s' (1 to 64 "
+					"letters, digits, '.', '_', ':' or '-')\n", prog, optarg);
 				return -1;
 			}
 			o->request_id = optarg;

@@ -1,4 +1,5 @@
 /* poolproto.c - the fc-poold socket protocol, for the pool and its clients */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,9 +78,10 @@ int poolproto_id_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > POOL_NAME_MAX)
 		return 0;
+	/* Characters that need no escaping anywhere a request id is shown. */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+		if (!isalnum(c) && !strchr("._:-", c))
 			return 0;
 	}
 	return 1;
