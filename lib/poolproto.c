@@ -95,7 +95,7 @@ static int take_string(const char *p, size_t i, size_t end, char *out,
 
 	if (p[i] != '"' || n < 2 || !poolproto_id_ok(p + i + 1, n - 2))
 		return fc_errf(e, FC_EINPUT, "bad request: \"%s\" must be a string of "
-			       "1 to %d printable characters, no escapes", key,
+			       "1 to %d letters, digits, '.', '_', ':' or '-'", key,
 			       POOL_NAME_MAX);
 	memcpy(out, p + i + 1, n - 2);
 	out[n - 2] = 0;

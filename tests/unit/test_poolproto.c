@@ -59,7 +59,8 @@ static void requests(void)
 	refuses("{\"id\":\"x\"}", "no \"event\"");
 	refuses("[1]", "not a JSON object");
 	refuses("{\"event\":", "invalid JSON");
-	refuses("{\"event\":1,\"function\":\"a b\"}", "bad function name");
+	refuses("{\"event\":1,\"function\":\"a b\"}", "\"function\" must be a string");
+	refuses("{\"event\":1,\"function\":\".hidden\"}", "bad function name");
 	refuses("{\"event\":1,\"function\":7}", "\"function\" must be a string");
 	refuses("{\"event\":1,\"id\":\"a\\\"b\"}", "\"id\" must be a string");
 	refuses("{\"event\":1,\"timeout_ms\":0}", "timeout_ms");
@@ -95,7 +96,8 @@ static void names(void)
 	ok(!poolproto_name_ok("") && !poolproto_name_ok(".hidden") &&
 	   !poolproto_name_ok("a/b") && !poolproto_name_ok("a b"),
 	   "bad function names");
-	ok(poolproto_id_ok("req \xc3\xa9", 6), "ids may hold UTF-8 and spaces");
+	ok(poolproto_id_ok("req-1.a_b:c", 11), "ids of letters, digits and .-_:");
+	ok(!poolproto_id_ok("req \xc3\xa9", 6), "no spaces or UTF-8 in ids");
 	ok(!poolproto_id_ok("a\"b", 3) && !poolproto_id_ok("a\nb", 3) &&
 	   !poolproto_id_ok("", 0), "ids hold no quote or control character");
 }
