@@ -144,6 +144,16 @@ const BIG_TOKEN = `\uE000fc${crypto.randomBytes(6).toString('hex')}:`;
 function parsePayload(text) {
 	if (!/\d{16}/.test(text))
 		return JSON.parse(text);
+	try {
+		return parseKeepingDigits(text);
+	} catch (e) {
+		if (!(e instanceof RangeError))
+			throw e;
+		return JSON.parse(text);	/* too deep for the reviver */
+	}
+}
+
+function parseKeepingDigits(text) {
 	return JSON.parse(text, (k, v, ctx) => {
 		if (typeof v !== 'number' || Number.isSafeInteger(v) || !ctx ||
 		    !/^-?\d+$/.test(ctx.source))
@@ -658,13 +668,35 @@ function answer(inv, type, body) {
 			trace: [],
 		});
 	}
-	sendFrame(type, body);
-	if (rt.current === inv) {
-		rt.current = null;
-		if (rt.input)
-			rt.input.ref();
-		schedule();
-	}
+	const finish = () => {
+		sendFrame(type, body);
+		if (rt.current === inv) {
+			rt.current = null;
+			if (rt.input)
+				rt.input.ref();
+			schedule();
+		}
+	};
+	if (rt.exiting)
+		finish();
+	else
+		flushStd(finish);
+}
+
+/*
+ * console.* writes synchronously, but process.stdout.write() to a pipe
+ * queues in Node when the pipe is full: wait until what the handler wrote
+ * has reached the agent before the answer does, or it would be lost when
+ * the VM is torn down. A write's callback runs once all before it is out.
+ */
+function flushStd(done) {
+	const queued = [process.stdout, process.stderr].filter((st) => st.writableLength > 0);
+	let n = queued.length;
+
+	if (!n)
+		return done();
+	for (const st of queued)
+		st.write('', () => { if (--n === 0) done(); });
 }
 
 function answerError(inv, err) {
@@ -875,6 +907,7 @@ function startInput() {
 function crash(label, err, code) {
 	logError(label, err);
 	const inv = rt.current;
+	rt.exiting = true;	/* answer now: there is no later */
 	if (rt.phase === 'init')
 		sendFrame('F', JSON.stringify(errorShape(err)));
 	else if (inv && !inv.answered)

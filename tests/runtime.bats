@@ -479,3 +479,12 @@ ERR_TAIL=(
 	run drv --env _HANDLER=index.echo "$F/basic" "$(inv a "$ev")"
 	[ "${lines[1]}" = "O $ev" ]
 }
+
+@test "process.stdout.write output is all out before the answer" {
+	run drv --log-summary --stall-logs 1000 --env _HANDLER=index.rawWrite "$F/basic" \
+		"$(inv a '{"kb":5120}')"
+	expect "$R" 'O {"wrote":5120}' \
+		'stall: the answers waited for the logs' \
+		'out: 5120 lines, 5242880 bytes, 5120 malformed' \
+		'exit 0'
+}
