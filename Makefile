@@ -45,7 +45,12 @@ build/lib/%.o: lib/%.c lib/*.h
 build/libfc.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-build/%: %/main.c build/libfc.a
+# The programs compile PREFIX's paths in: rebuild them when it changes.
+PREFIX_STAMP = build/.prefix-$(subst /,_,$(PREFIX))
+$(PREFIX_STAMP):
+	@mkdir -p build && rm -f build/.prefix-* && touch $@
+
+build/%: %/main.c build/libfc.a $(PREFIX_STAMP)
 	@mkdir -p $(@D)
 	@echo "  LINK  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -o $@ $< build/libfc.a $(PKG_LIBS)
@@ -97,6 +102,7 @@ check: deps guest all $(UNIT)
 
 bench: deps guest all
 	bench/boot-vs-restore
+	bench/pool
 
 # --- install --------------------------------------------------------------
 

@@ -199,8 +199,11 @@ static int emit(struct result *r)
 	}
 	fwrite(r->body, 1, r->len, stdout);
 	fputc('\n', stdout);
-	if (fflush(stdout) == EOF && errno != EPIPE)
+	if (fflush(stdout) == EOF && errno != EPIPE) {
+		/* The response is lost: say so, whatever the function did. */
+		fprintf(stderr, "%s: stdout: %s\n", prog, strerror(errno));
 		return FC_EVMM;
+	}
 	if (r->kind == RESULT_OK)
 		return FC_OK;
 	return result_is_timeout(r) ? FC_ETIMEOUT : FC_EFUNC;

@@ -187,22 +187,15 @@ static int spawn(struct vm *vm, struct argv *a, struct fc_err *e)
 	return 0;
 }
 
-/* The last line QEMU wrote, for an error message. */
-static void qemu_said(struct vm *vm, struct fc_err *e)
+/*
+ * QEMU failed us: if it is exiting (give it a moment), its own last
+ * words say why better than a reset connection does.
+ */
+static void qemu_why(struct vm *vm, struct fc_err *e)
 {
-	char *log = path_join(vm->rundir, "qemu.log"), *p = NULL;
-	size_t n = 0;
-	struct fc_err ignore;
-
-	if (log && read_file(log, 65536, &p, &n, &ignore) == 0 && n > 0) {
-		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-			n--;
-		p[n] = 0;
-		char *last = strrchr(p, '\n');
-		fc_errf(e, FC_EVMM, "%s", last ? last + 1 : p);
-	}
-	free(p);
-	free(log);
+	if (vm->pidfd >= 0)
+		wait_readable(vm->pidfd, -1, now_ns() + 1000000000LL);
+	vm_exited(vm, e);
 }
 
 /* Append s to b in single quotes, for QEMU's exec: migration URIs. */
@@ -252,11 +245,7 @@ static int qemu_start(struct vm *vm, const struct vm_config *c,
 		return -1;
 	if (c->state &&
 	    qmp_start_incoming(vm, c->state, now_ns() + 10000000000LL, e) < 0) {
-		struct fc_err why;
-		if (vm_exited(vm, &why)) {
-			qemu_said(vm, e);
-			fc_errctx(e, "qemu");
-		}
+		qemu_why(vm, e);
 		return -1;
 	}
 	return 0;
@@ -266,10 +255,8 @@ static int qemu_connect(struct vm *vm, int64_t deadline, struct fc_err *e)
 {
 	int fd = unix_connect(vm->chan, vm->pidfd, deadline, e);
 
-	if (fd < 0 && vm_exited(vm, e)) {
-		qemu_said(vm, e);
-		fc_errctx(e, "qemu");
-	}
+	if (fd < 0)
+		qemu_why(vm, e);
 	return fd;
 }
 

@@ -125,7 +125,8 @@ int restore_start(const struct snapshot *s, struct vm *vm, const char *prog,
 		struct vm_config c = {
 			.rootfs = rootfs, .mem_file = mem, .state = state,
 			.console = console, .memory_mib = (int)m->memory_mib,
-			.vcpus = (int)m->vcpus,
+			.vcpus = (int)m->vcpus, .vmm_version = m->vmm_version,
+			.jailer = s->jailer,
 		};
 		rc = s->ops->start(vm, &c, e);
 	}

@@ -10,12 +10,15 @@ struct fc_err;
 struct session;
 struct vm;
 struct vmm_ops;
+struct firecracker_jailer;
 
 /* A snapshot directory, read and checked; restore_close frees it. */
 struct snapshot {
 	char *dir;		/* the path as given (malloc'd) */
 	struct manifest m;
 	const struct vmm_ops *ops;	/* the driver that made it */
+	/* firecracker: restore under the jailer (--jailer), or NULL */
+	const struct firecracker_jailer *jailer;
 };
 
 /*

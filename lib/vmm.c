@@ -145,6 +145,28 @@ void vm_destroy(struct vm *vm)
 	vm->rundir = vm->qmp = vm->chan = NULL;
 }
 
+/* Append the last line the VMM wrote to its log (QEMU's qemu.log). */
+static void last_words(const struct vm *vm, struct fc_err *e)
+{
+	char *log = vm->rundir ? path_join(vm->rundir, "qemu.log") : NULL;
+	char *p = NULL, *line;
+	size_t n = 0, len;
+	struct fc_err ignore;
+
+	if (e && log && read_file(log, 65536, &p, &n, &ignore) == 0 && n > 0) {
+		while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+			n--;
+		p[n] = 0;
+		line = strrchr(p, '\n');
+		line = line ? line + 1 : p;
+		len = strlen(e->msg);
+		if (*line)
+			snprintf(e->msg + len, sizeof(e->msg) - len, ": %s", line);
+	}
+	free(p);
+	free(log);
+}
+
 int vm_exited(struct vm *vm, struct fc_err *e)
 {
 	int st;
@@ -162,6 +184,7 @@ int vm_exited(struct vm *vm, struct fc_err *e)
 	else
 		fc_errf(e, FC_EVMM, "%s exited with status %d", vm->ops->name,
 			WEXITSTATUS(st));
+	last_words(vm, e);
 	return 1;
 }
 

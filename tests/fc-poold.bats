@@ -17,6 +17,9 @@ setup() {
 	 "vmm":"qemu","memory_mib":128,"vcpus":1,"protocol":1,"timeout":3,
 	 "state":"state","memory_file":"mem"}
 	EOF2
+	# The files a restore checks before it starts anything.
+	truncate -s 128M fn.snap/mem
+	touch fn.snap/rootfs.ext4 fn.snap/state
 	POOL=
 }
 
@@ -190,7 +193,8 @@ start() {
 }
 
 @test "a snapshot that cannot be restored: requests get the reason, exit 5" {
-	# fn.snap has a manifest and no files: QEMU fails at once.
+	# fn.snap's state is not a migration stream: QEMU fails at once.
+	echo garbage >fn.snap/state
 	fc-poold -s p.sock --min 1 fn.snap 2>>poold.log &
 	POOL=$!
 	for _ in $(seq 100); do grep -q "could not restore" poold.log && break; sleep 0.1; done
