@@ -190,7 +190,7 @@ static void switch_root(const char *dev)
 			die("move %s: %s", moved[i], strerror(errno));
 	}
 	if (mount("tmpfs", NEWROOT "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		  "mode=1777,size=512m") < 0)
+		  "mode=1777") < 0)	/* half the guest's RAM, tmpfs's default */
 		die("mount /tmp: %s", strerror(errno));
 	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
 	    chroot(".") < 0 || chdir("/") < 0)

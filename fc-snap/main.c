@@ -324,7 +324,7 @@ static int boot_and_save(const struct opts *o, struct vm *vm,
 	if (fd < 0)
 		return -1;
 	session_init(&s, fd, vm->pidfd);
-	rc = session_hello(&s, deadline, 2, ready, e);
+	rc = session_hello(&s, deadline, o->quiet ? -1 : 2, ready, e);
 	if (rc < 0 && e->code == FC_ETIMEOUT)
 		fc_errf(e, FC_ETIMEOUT, "the function was not ready after %ld s",
 			o->boot_timeout);
@@ -460,10 +460,20 @@ static int snap(const struct opts *o, struct fc_err *e)
 		free((char *)cfg.cmdline);
 		cfg.cmdline = args;
 	}
+	else if (cfg.cmdline) {
+		/* microvm has no reset the kernel finds by itself: a triple
+		 * fault makes a guest reboot or panic end QEMU (-no-reboot). */
+		char *args;
+		if (asprintf(&args, "%s reboot=t", cfg.cmdline) > 0) {
+			free((char *)cfg.cmdline);
+			cfg.cmdline = args;
+		}
+	}
 	if (boot_and_save(o, &vm, &cfg, tmp, &ready, e) < 0) {
 		fc_errctx(e, "%s", o->image);
 		vm_destroy(&vm);
-		if (e->code != FC_EFUNC)	/* the function's own error says it all */
+		/* The function's own error says it all; so does a Ctrl-C. */
+		if (e->code != FC_EFUNC && !stop_signal)
 			keep_console(tmp, o->output, e);
 		goto out;
 	}

@@ -41,7 +41,8 @@ static int next_frame(struct session *s, int64_t deadline, struct frame *f,
 		if (n < 0)
 			return fc_errnof(e, FC_EVMM, "agent channel");
 		if (n == 0)
-			return fc_errf(e, FC_EVMM, "the agent closed the channel");
+			return fc_errf(e, FC_EVMM, "the VM went away (its guest "
+				      "rebooted, crashed or was stopped)");
 		s->have = (size_t)n;
 	}
 }

@@ -88,6 +88,20 @@ const struct vmm_ops *vmm_choose(const char *name, char *why, size_t n,
 	return &vmm_firecracker;
 }
 
+static char *make_rundir(const char *tmp, const char *prog)
+{
+	char *d;
+
+	if (asprintf(&d, "%s/%s.XXXXXX", tmp, prog) < 0)
+		return NULL;
+	if (mkdtemp(d))
+		return d;
+	int saved = errno;
+	free(d);
+	errno = saved;
+	return NULL;
+}
+
 int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,
 	    struct fc_err *e)
 {
@@ -102,13 +116,11 @@ int vm_init(struct vm *vm, const struct vmm_ops *ops, const char *prog,
 	/* Socket paths must fit in sun_path: keep the run directory short. */
 	if (!tmp || !*tmp || strlen(tmp) > 60)
 		tmp = "/tmp";
-	if (asprintf(&dir, "%s/%s.XXXXXX", tmp, prog) < 0)
-		return fc_errnof(e, FC_EVMM, "run directory");
-	if (!mkdtemp(dir)) {
-		fc_errnof(e, FC_EVMM, "%s", dir);
-		free(dir);
-		return -1;
-	}
+	dir = make_rundir(tmp, prog);
+	if (!dir && errno == ENOENT && strcmp(tmp, "/tmp") != 0)
+		dir = make_rundir("/tmp", prog);	/* $TMPDIR names nothing */
+	if (!dir)
+		return fc_errnof(e, FC_EVMM, "%s: run directory", tmp);
 	vm->rundir = dir;
 	vm->qmp = path_join(dir, "qmp.sock");
 	vm->chan = path_join(dir, "agent.sock");

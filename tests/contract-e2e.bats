@@ -86,6 +86,16 @@ field() {	# field JSON NAME
 	[[ "$(field "$output" errorMessage)" == *"exit status 3" ]]
 }
 
+@test "a guest that reboots or crashes ends the call at once as a VMM failure" {
+	for how in b c; do
+		run -5 --separate-stderr invoke "{\"case\":\"reboot\",\"how\":\"$how\"}"
+		[[ "$stderr" == "fc-invoke: "*"went away"* || "$stderr" == "fc-invoke: "*"exited"* ]] ||
+			{ echo "$how: $stderr"; return 1; }
+		[ -z "$output" ]
+	done
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
 @test "an exception after the response does not spoil the response" {
 	run -0 invoke '{"case":"late"}'
 	[ "$output" = '"early"' ]
