@@ -26,6 +26,7 @@ static const char *prog = "fc-snap";
 struct opts {
 	const char *image, *output, *kernel, *agent, *vmm;
 	const struct firecracker_jailer *jailer;	/* --jailer, or NULL */
+	const char *jailer_spec;	/* as given, for the manifest */
 	long boot_timeout;	/* seconds */
 	int vcpus;
 	int warmups;
@@ -152,6 +153,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return -1;
 			}
 			o->jailer = &jail;
+			o->jailer_spec = optarg;
 			break;
 		case 'f': o->force = 1; break;
 		case 'q': o->quiet = 1; break;
@@ -391,6 +393,8 @@ static void fill_manifest(struct manifest *m, const struct opts *o,
 	    firecracker_snapshot_format(ver, sizeof(ver), &ignore) == 0)
 		m->snapshot_format = strdup(ver);
 	m->machine = strdup("microvm");
+	if (o->jailer_spec)	/* every restore of it runs jailed too */
+		m->jailer = strdup(o->jailer_spec);
 	m->vcpus = o->vcpus;
 	m->kernel = strdup(cfg->kernel);
 	m->kernel_release = kernel_release(kdir);

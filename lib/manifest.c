@@ -20,7 +20,7 @@
 	{ "kernel_release", &(m)->kernel_release }, \
 	{ "initrd", &(m)->initrd }, { "cmdline", &(m)->cmdline }, \
 	{ "state", &(m)->state }, { "memory_file", &(m)->memory_file }, \
-	{ "created", &(m)->created }, \
+	{ "created", &(m)->created }, { "jailer", &(m)->jailer }, \
 }
 
 #define NUMBERS(m) { \

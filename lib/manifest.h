@@ -27,6 +27,7 @@ struct manifest {
 	long protocol;
 	char *created;
 	char *state_sha256;
+	char *jailer;		/* firecracker: the --jailer spec restores use */
 };
 
 /*

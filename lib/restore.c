@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "firecracker.h"
 #include "restore.h"
 #include "session.h"
 #include "sha256.h"
@@ -87,6 +88,15 @@ int restore_open(struct snapshot *s, const char *dir, struct fc_err *e)
 	}
 	if (check_files(dir, m, e) < 0)
 		goto fail;
+	if (m->jailer) {
+		s->jail = calloc(1, sizeof(*s->jail));
+		if (!s->jail || firecracker_jailer_parse(m->jailer, s->jail, e) < 0) {
+			fc_errctx(e, "%s/manifest.json", dir);
+			e->code = FC_EINPUT;
+			goto fail;
+		}
+		s->jailer = s->jail;
+	}
 	s->ops = vmm_find(m->vmm);
 	if (!s->ops) {
 		fc_errf(e, FC_EINPUT, "%s: made by %s, which this build cannot restore",
@@ -102,6 +112,9 @@ fail:
 void restore_close(struct snapshot *s)
 {
 	manifest_free(&s->m);
+	free(s->jail);
+	s->jail = NULL;
+	s->jailer = NULL;
 	free(s->dir);
 	s->dir = NULL;
 }

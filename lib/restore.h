@@ -17,8 +17,10 @@ struct snapshot {
 	char *dir;		/* the path as given (malloc'd) */
 	struct manifest m;
 	const struct vmm_ops *ops;	/* the driver that made it */
-	/* firecracker: restore under the jailer (--jailer), or NULL */
+	/* firecracker: restore under the jailer the snapshot was made
+	 * with (its manifest's "jailer"), or NULL */
 	const struct firecracker_jailer *jailer;
+	struct firecracker_jailer *jail;	/* owned: what jailer points at */
 };
 
 /*

@@ -479,6 +479,12 @@ wired_or_skip() {
 	[[ "$(head -1 "$FAKE_FC_RECORD")" == "jailer --id fc-snap-"* ]]
 	[ -s fn.snap/mem ] && [ -s fn.snap/state ]
 	[ "$(ls -A "$JAIL/fake-firecracker")" = "" ]
+	# The snapshot remembers its jailer: restores of it are jailed too.
+	grep -q "\"jailer\": \"$J\"" fn.snap/manifest.json
+	: >"$FAKE_FC_RECORD"
+	run -0 --separate-stderr fc-invoke -q fn.snap <<<'{"jailed":1}'
+	[[ "$(head -1 "$FAKE_FC_RECORD")" == "jailer --id fc-invoke-"* ]]
+	[ "$(ls -A "$JAIL/fake-firecracker")" = "" ]
 	assert_clean
 }
 
