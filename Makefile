@@ -7,7 +7,7 @@ SHAREDIR = $(PREFIX)/share/fc-tools
 MANDIR = $(PREFIX)/share/man
 
 CC ?= cc
-PKGS = libarchive libcurl
+PKGS = libarchive libcurl libcrypto
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wno-unused-parameter -Wformat=2
 ifeq ($(WERROR),1)

@@ -1,4 +1,4 @@
-/* sha256.h - SHA-256 (FIPS 180-4), for manifest checksums */
+/* sha256.h - SHA-256 for manifest checksums (OpenSSL's libcrypto) */
 #ifndef FC_SHA256_H
 #define FC_SHA256_H
 
@@ -6,16 +6,14 @@
 #include <stdint.h>
 
 struct sha256 {
-	uint32_t h[8];
-	uint64_t n;
-	unsigned char blk[64];
-	size_t used;
+	void *ctx;		/* libcrypto's EVP_MD_CTX */
 };
 
 /* init, update any number of times, final (which wipes s; init to reuse). */
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *p, size_t n);
-void sha256_final(struct sha256 *s, unsigned char out[32]);
+/* -1 (and out zeroed) if libcrypto failed, e.g. out of memory. */
+int sha256_final(struct sha256 *s, unsigned char out[32]);
 
 struct fc_err;
 /*

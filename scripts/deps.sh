@@ -16,6 +16,7 @@ need make has make
 need pkg-config has pkg-config
 need libarchive-dev pc libarchive
 need libcurl4-openssl-dev pc libcurl
+need libssl-dev pc libcrypto
 need libjsmn-dev test -f /usr/include/jsmn.h
 need libc6-dev test -f /usr/lib/x86_64-linux-gnu/libc.a
 need qemu-system-x86 has qemu-system-x86_64
