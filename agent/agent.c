@@ -59,6 +59,7 @@ struct agent {
 	int vlisten;		/* vsock listener, or -1 */
 	int connected;
 	int dropping;		/* a send found no host: drop until it speaks */
+	struct frame pending;	/* an I that came while busy, or data NULL */
 	struct frame_reader rd;
 	int hello_pending;	/* host sent H before the runtime was ready */
 	int busy;		/* an invocation is in flight */
@@ -483,9 +484,10 @@ static void host_send(struct agent *a, char type, const void *p, size_t n)
 
 static void host_report(struct agent *a)
 {
-	char p[128];
+	char p[256];
 	long kb = a->rt.pid > 0 ? vm_hwm_kb(a->rt.pid) : -1;
-	int n = snprintf(p, sizeof(p), "{\"duration_ns\":%lld,\"max_memory_kb\":%ld}",
+	int n = snprintf(p, sizeof(p), "{\"id\":\"%s\",\"duration_ns\":%lld,"
+			 "\"max_memory_kb\":%ld}", a->reqid,
 			 (long long)(mono_ns() - a->started), kb);
 
 	host_send(a, 'P', p, (size_t)n);
@@ -675,6 +677,12 @@ static void on_host_frame(struct agent *a, struct frame *f)
 		on_hello(a, f);
 	else if (f->type == 'I' && !a->busy)
 		on_invoke(a, f);
+	else if (f->type == 'I') {
+		/* Its client left mid-call and a new one asks: run it next. */
+		frame_free(&a->pending);
+		a->pending = *f;
+		f->data = NULL;
+	}
 	else
 		say("host: unexpected frame %c", f->type);
 }
@@ -837,6 +845,12 @@ static void serve(struct agent *a)
 		if (a->rt.dead && !was_dead)
 			on_runtime_gone(a);
 		check_deadline(a);
+		if (!a->busy && a->pending.data) {
+			struct frame f = a->pending;
+			a->pending.data = NULL;
+			on_invoke(a, &f);
+			frame_free(&f);
+		}
 	}
 }
 

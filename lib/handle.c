@@ -1,4 +1,5 @@
 /* handle.c - the handle of a VM left running by fc-restore: one JSON line */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -259,6 +260,31 @@ static int wait_gone(int pidfd, int ms)
 	return p.revents ? 0 : -1;
 }
 
+/*
+ * A run directory is flat and holds its VMM's log: a handle edited by
+ * mistake must not send a directory of the user's to rmtree.
+ */
+static int looks_like_rundir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	int log = 0, flat = 1;
+
+	if (!d)
+		return 0;
+	while (flat && (ent = readdir(d))) {
+		if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, ".."))
+			continue;
+		if (ent->d_type == DT_DIR)
+			flat = 0;
+		if (!strcmp(ent->d_name, "qemu.log") ||
+		    !strcmp(ent->d_name, "firecracker.log"))
+			log = 1;
+	}
+	closedir(d);
+	return flat && log;
+}
+
 /* Remove the run directory, if it is one fc-restore made for this user. */
 static int remove_rundir(const struct handle *h, struct fc_err *e)
 {
@@ -268,7 +294,8 @@ static int remove_rundir(const struct handle *h, struct fc_err *e)
 	if (lstat(h->rundir, &st) < 0)
 		return errno == ENOENT ? 0 : fc_errnof(e, FC_EVMM, "%s", h->rundir);
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    strncmp(base, RUNDIR_PREFIX, strlen(RUNDIR_PREFIX)) != 0)
+	    strncmp(base, RUNDIR_PREFIX, strlen(RUNDIR_PREFIX)) != 0 ||
+	    !looks_like_rundir(h->rundir))
 		return fc_errf(e, FC_EINPUT, "%s: not a run directory of fc-restore",
 			       h->rundir);
 	if (rmtree(h->rundir) < 0)

@@ -147,6 +147,18 @@ static int send_invoke(int fd, const char *id, long timeout_ms, int warmup,
 	return rc;
 }
 
+/* Does report f end invocation id? (Reports without an id: yes.) */
+static int report_is_for(const struct frame *f, const char *id)
+{
+	const char *p = strstr(f->data, "\"id\":\"");
+	size_t n = strlen(id);
+
+	if (!p)
+		return 1;
+	p += 6;
+	return strncmp(p, id, n) == 0 && p[n] == '"';
+}
+
 static void parse_report(const struct frame *f, struct result *r)
 {
 	const char *d = strstr(f->data, "\"duration_ns\":");
@@ -180,6 +192,14 @@ static int invoke(struct session *s, const char *id, long timeout_ms,
 			r->body = f.data;
 			r->len = f.len;
 			f.data = NULL;
+		} else if (type == 'P' && !report_is_for(&f, id)) {
+			/*
+			 * The end of an invocation whose client went away
+			 * (a handle shared over time): not ours, ours follows.
+			 */
+			free(r->body);
+			r->body = NULL;
+			type = 0;
 		} else if (type == 'P') {
 			parse_report(&f, r);
 			rc = r->body ? 0 : fc_errf(e, FC_EVMM, "agent: report without a result");

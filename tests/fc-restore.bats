@@ -94,11 +94,27 @@ assert_clean() {
 	h="{\"handle\":1,\"vmm\":\"qemu\",\"pid\":$other,\"channel\":\"$TMPDIR/fc-restore.fake/agent.sock\",\"rundir\":\"$TMPDIR/fc-restore.fake\",\"snapshot\":\"/s\"}"
 	run -5 fc-invoke "$h" <<<'{}'
 	[ "$output" = "fc-invoke: the VM (pid $other) is gone" ]
-	run -0 fc-restore --kill "$h"
-	[ "$output" = "fc-restore: the VM (pid $other) was already gone" ]
+	# Nor removes a directory that is not a VM's run directory.
+	mkdir -p "$TMPDIR/fc-restore.fake/sub" && echo precious >"$TMPDIR/fc-restore.fake/sub/data"
+	run -3 fc-restore --kill "$h"
+	[ "$output" = "fc-restore: $TMPDIR/fc-restore.fake: not a run directory of fc-restore" ]
 	kill -0 "$other"
-	[ ! -e "$TMPDIR/fc-restore.fake" ]
+	[ "$(cat "$TMPDIR/fc-restore.fake/sub/data")" = precious ]
+	rm -rf "$TMPDIR/fc-restore.fake"
 	kill "$other"
+}
+
+@test "a client killed mid-call: the next client on the handle gets its own answer" {
+	H=$(fc-restore -q "$W/poolfn.snap")
+	fc-invoke -q "$H" <<<'{"n":"A","sleep_ms":2000}' >/dev/null 2>&1 &
+	a=$!
+	sleep 0.7
+	kill -KILL "$a"
+	wait "$a" || true
+	run -0 fc-invoke -q "$H" <<<'{"n":"B"}'
+	[ "$output" = '{"calls":2,"echo":{"n":"B"}}' ]
+	run -0 fc-invoke -q "$H" <<<'{"n":"C"}'
+	[ "$output" = '{"calls":3,"echo":{"n":"C"}}' ]
 }
 
 @test "a handle serves invocation after invocation: module state persists" {
