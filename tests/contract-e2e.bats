@@ -115,6 +115,10 @@ field() {	# field JSON NAME
 }
 
 @test "big integers, unicode escapes, deep nesting and long strings pass exactly" {
+	# Node 20's V8 shows JSON.parse the numbers' text; older Node rounds.
+	node -e 'require("v8").setFlagsFromString("--harmony-json-parse-with-source");
+		JSON.parse("1", (k, v, c) => process.exit(c && c.source === "1" ? 0 : 1))' ||
+		skip "this Node.js ($(node --version)) cannot keep big integers' digits"
 	ev='{"big":123456789012345678901234567890,"u":"caf\u00e9 \ud83d\ude00","s":"'
 	ev+=$(head -c 100000 /dev/zero | tr '\0' 'y')'"}'
 	run -0 invoke "{\"case\":\"echo\",\"value\":$ev}"

@@ -475,6 +475,10 @@ ERR_TAIL=(
 }
 
 @test "integers beyond 2^53 pass through an echo handler digit for digit" {
+	# Node 20's V8 shows JSON.parse the numbers' text; older Node rounds.
+	node -e 'require("v8").setFlagsFromString("--harmony-json-parse-with-source");
+		JSON.parse("1", (k, v, c) => process.exit(c && c.source === "1" ? 0 : 1))' ||
+		skip "this Node.js ($(node --version)) cannot keep big integers' digits"
 	ev='{"big":12345678901234567890123,"neg":-98765432109876543210,"safe":9007199254740991,"f":1.5,"s":"12345678901234567890","a":[18446744073709551615]}'
 	run drv --env _HANDLER=index.echo "$F/basic" "$(inv a "$ev")"
 	[ "${lines[1]}" = "O $ev" ]
