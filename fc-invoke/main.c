@@ -251,6 +251,7 @@ static int invoke_snapshot(const struct opts *o, const char *ev, size_t n,
 
 	if (restore_open(&snap, o->target, e) < 0)
 		return -1;
+	snap.die_with_parent = 1;	/* a killed fc-invoke leaves no VM */
 	has_files = 1;	/* from here a signal must let the cleanup run */
 	if (restore_start(&snap, &vm, prog, e) < 0)
 		goto out;

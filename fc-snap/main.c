@@ -454,7 +454,7 @@ static int snap(const struct opts *o, struct fc_err *e)
 	snprintf(root, sizeof(root), "%s/rootfs.ext4", tmp);
 	cfg = (struct vm_config){ .kernel = kern, .initrd = initrd, .rootfs = root,
 		.mem_file = mem, .console = con, .cmdline = make_cmdline(),
-		.jailer = o->jailer,
+		.jailer = o->jailer, .die_with_parent = 1,
 		.memory_mib = (int)(m.memory_mib ? m.memory_mib : 256),
 		.vcpus = o->vcpus };
 	m.memory_mib = cfg.memory_mib;

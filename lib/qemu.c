@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -152,8 +153,10 @@ static void machine_args(struct argv *a, const struct vm *vm,
 	}
 }
 
-static int spawn(struct vm *vm, struct argv *a, struct fc_err *e)
+static int spawn(struct vm *vm, struct argv *a, int die_with_parent,
+		 struct fc_err *e)
 {
+	pid_t parent = getpid();
 	char *log = path_join(vm->rundir, "qemu.log");
 	pid_t pid;
 
@@ -176,6 +179,9 @@ static int spawn(struct vm *vm, struct argv *a, struct fc_err *e)
 		dup2(out, 1);
 		dup2(out, 2);
 		setpgid(0, 0);
+		if (die_with_parent &&
+		    (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent))
+			_exit(127);	/* the parent is already gone */
 		execvp(a->v[0], a->v);
 		dprintf(2, "%s: %s\n", a->v[0], strerror(errno));
 		_exit(127);
@@ -239,7 +245,7 @@ static int qemu_start(struct vm *vm, const struct vm_config *c,
 	int rc;
 
 	machine_args(&a, vm, c);
-	rc = spawn(vm, &a, e);
+	rc = spawn(vm, &a, c->die_with_parent, e);
 	argv_free(&a);
 	if (rc < 0)
 		return -1;

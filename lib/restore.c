@@ -139,7 +139,7 @@ int restore_start(const struct snapshot *s, struct vm *vm, const char *prog,
 			.rootfs = rootfs, .mem_file = mem, .state = state,
 			.console = console, .memory_mib = (int)m->memory_mib,
 			.vcpus = (int)m->vcpus, .vmm_version = m->vmm_version,
-			.jailer = s->jailer,
+			.jailer = s->jailer, .die_with_parent = s->die_with_parent,
 		};
 		rc = s->ops->start(vm, &c, e);
 	}

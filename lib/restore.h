@@ -21,6 +21,7 @@ struct snapshot {
 	 * with (its manifest's "jailer"), or NULL */
 	const struct firecracker_jailer *jailer;
 	struct firecracker_jailer *jail;	/* owned: what jailer points at */
+	int die_with_parent;	/* vm_config's: set by single-shot callers */
 };
 
 /*

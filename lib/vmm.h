@@ -19,6 +19,10 @@ struct vm_config {
 	const char *console;	/* where the guest console goes */
 	int memory_mib;
 	int vcpus;
+	/* Stop the VMM if the process that started it dies (SIGKILLed, say).
+	 * Only for a single-threaded caller that does not leave it running:
+	 * the kernel ties this to the starting thread. */
+	int die_with_parent;
 	/* Restore: the VMM release that made the state (the manifest's
 	 * vmm_version); a driver refuses another release's. NULL: unchecked. */
 	const char *vmm_version;

@@ -96,6 +96,18 @@ field() {	# field JSON NAME
 	[ -z "$(ls -A "$TMPDIR")" ]
 }
 
+@test "a SIGKILLed fc-invoke takes its VM with it" {
+	fc-invoke -q "$W/contract.snap" <<<'{"case":"sleep","ms":4000}' >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do pgrep -f "qemu-system.*$W" >/dev/null && break; sleep 0.05; done
+	sleep 0.5
+	kill -KILL "$pid"
+	wait "$pid" || true
+	for _ in $(seq 40); do pgrep -f "qemu-system.*$W" >/dev/null || break; sleep 0.05; done
+	! pgrep -f "qemu-system.*$W"
+	rm -rf "${TMPDIR:?}"/*	# what SIGKILL gave no chance to remove
+}
+
 @test "an exception after the response does not spoil the response" {
 	run -0 invoke '{"case":"late"}'
 	[ "$output" = '"early"' ]
