@@ -1,4 +1,6 @@
 /* fc-poold - keep restored VMs warm behind one Unix socket, serve invocations */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -390,6 +392,120 @@ static int listen_on(const char *path, mode_t mode, struct fc_err *e)
 }
 
 /* Each VM holds a few descriptors, each client one: take what is allowed. */
+/*
+ * The run directory of a process's QEMU, if it is a pool VM's: the
+ * directory of its agent.sock, named fc-poold.*. Empty otherwise.
+ */
+static void pool_rundir_of(pid_t pid, char *out, size_t n)
+{
+	char path[64], buf[8192];
+	ssize_t r;
+	int fd;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return;
+	buf[r] = 0;
+	if (!strstr(buf, "qemu-system"))	/* argv[0] comes first */
+		return;
+	for (char *a = buf; a < buf + r; a += strlen(a) + 1) {
+		char *p = strstr(a, "path=");
+		char *end = p ? strstr(p, "/agent.sock") : NULL;
+		if (!p || !end || strncmp(a, "socket,id=agent,", 16) != 0)
+			continue;
+		p += 5;
+		*end = 0;
+		const char *base = strrchr(p, '/');
+		if (base && strncmp(base + 1, "fc-poold.", 9) == 0 &&
+		    !strstr(p, ",,") && (size_t)(end - p) < n)
+			snprintf(out, n, "%s", p);
+		return;
+	}
+}
+
+/* Is pid an fc-poold (a VM's parent that is alive and well)? */
+static int is_poold(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	int fd;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	r = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	return r > 0 && strncmp(comm, "fc-poold", 8) == 0;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, ppid = -1;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -1;
+	buf[r] = 0;
+	p = strrchr(buf, ')');	/* the name may hold spaces */
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/*
+ * VMs a SIGKILLed fc-poold left behind: QEMUs of this user running from
+ * an fc-poold.* run directory whose parent is no fc-poold any more.
+ * Nothing can reach them, so they are stopped and their files removed.
+ */
+static void reap_orphans(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *ent;
+	char dir[4096];
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((ent = readdir(d))) {
+		if (!isdigit((unsigned char)ent->d_name[0]))
+			continue;
+		pid_t pid = (pid_t)atoi(ent->d_name);
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (stat(path, &st) < 0 || st.st_uid != getuid())
+			continue;
+		pool_rundir_of(pid, dir, sizeof(dir));
+		if (!dir[0] || is_poold(parent_of(pid)))
+			continue;
+		int pidfd = pid_watch(pid);
+		if (kill(pid, SIGKILL) < 0) {
+			if (pidfd >= 0)
+				close(pidfd);
+			continue;
+		}
+		if (pidfd >= 0) {
+			wait_readable(pidfd, -1, now_ns() + 2000000000LL);
+			close(pidfd);
+		}
+		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+			rmtree(dir);
+		say(LOG_INFO, "stopped VM pid %d, left running by a killed fc-poold",
+		    (int)pid);
+	}
+	closedir(d);
+}
+
 static void more_files(void)
 {
 	struct rlimit r;
@@ -603,6 +719,7 @@ static int daemon_main(const struct opts *o, struct fc_err *e)
 		goto out;
 	if ((p.listen_fd = listen_on(o->socket, o->mode, e)) < 0)
 		goto out;
+	reap_orphans();
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);

@@ -238,3 +238,24 @@ assert_gone() {
 		if (f.vms.length !== 1 || !(f.vms[0].private_kb > 0)) throw new Error("vms");
 	' "$output"
 }
+
+@test "VMs a SIGKILLed daemon left running are stopped by the next one" {
+	pool --min=1
+	orphan=$(vm_pid idle)
+	[ -n "$orphan" ]
+	# Another daemon leaves a live daemon's VMs alone.
+	fc-poold -s "$S.2" --min 0 "$W/poolfn.snap" 2>>"$LOG" &
+	other=$!
+	for _ in $(seq 100); do fc-poold -s "$S.2" --status >/dev/null 2>&1 && break; sleep 0.05; done
+	kill -0 "$orphan"
+	kill -TERM "$other"
+	wait "$other"
+	kill -KILL "$POOL"
+	wait "$POOL" || true
+	kill -0 "$orphan"	# nothing could stop it: it is running on its own
+	pool --min=1
+	for _ in $(seq 40); do kill -0 "$orphan" 2>/dev/null || break; sleep 0.05; done
+	run ! kill -0 "$orphan"
+	grep -q "stopped VM pid $orphan, left running by a killed fc-poold" "$LOG"
+	[ "$(ls "$TMPDIR" | wc -l)" = 1 ]	# the new pool's one VM
+}
