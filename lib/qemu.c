@@ -157,7 +157,7 @@ static int spawn(struct vm *vm, struct argv *a, int die_with_parent,
 		 struct fc_err *e)
 {
 	pid_t parent = getpid();
-	char *log = path_join(vm->rundir, "qemu.log");
+	char *log = path_join(vm->rundir, vmm_qemu.log);
 	pid_t pid;
 
 	if (!log)
@@ -173,6 +173,7 @@ static int spawn(struct vm *vm, struct argv *a, int die_with_parent,
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* The child of fork: it execs or ends here, never returns. */
 		if (in < 0 || out < 0)
 			_exit(127);
 		dup2(in, 0);
@@ -337,6 +338,7 @@ static void qemu_kill(struct vm *vm)
 
 const struct vmm_ops vmm_qemu = {
 	.name = "qemu",
+	.log = "qemu.log",
 	.version = qemu_version,
 	.start = qemu_start,
 	.connect = qemu_connect,

@@ -157,10 +157,11 @@ void vm_destroy(struct vm *vm)
 	vm->rundir = vm->qmp = vm->chan = NULL;
 }
 
-/* Append the last line the VMM wrote to its log (QEMU's qemu.log). */
+/* Append the last line the VMM wrote to its log (ops->log), if it has one. */
 static void last_words(const struct vm *vm, struct fc_err *e)
 {
-	char *log = vm->rundir ? path_join(vm->rundir, "qemu.log") : NULL;
+	char *log = vm->rundir && vm->ops && vm->ops->log ?
+		    path_join(vm->rundir, vm->ops->log) : NULL;
 	char *p = NULL, *line;
 	size_t n = 0, len;
 	struct fc_err ignore;

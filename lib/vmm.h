@@ -47,6 +47,8 @@ struct vm {
 
 struct vmm_ops {
 	const char *name;
+	/* The VMM's stderr in its run directory, quoted when it exits; or NULL. */
+	const char *log;
 	/* The VMM's version string, e.g. "7.2.22". */
 	int (*version)(char *out, size_t n, struct fc_err *e);
 	int (*start)(struct vm *vm, const struct vm_config *c, struct fc_err *e);
